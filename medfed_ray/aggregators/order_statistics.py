@@ -1,0 +1,108 @@
+"""Column-wise trimmed sums: the shared kernel of the median and the trimmed mean.
+
+Both rules sort every coordinate's ``n`` values, drop ``k`` at each end and
+average the rest; the median is the case ``k = (n - 1) // 2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medfed_ray.aggregators.base import map_blocks
+
+SORT_BLOCK_BYTES = 256 << 10
+"""Bytes of one transposed float32 block: small enough to stay in a core's L2 cache.
+
+Measured at n=50: 128 KiB to 2 MiB blocks run within a few percent of each
+other, 8 MiB ones are slower as the transposed copy leaves the cache.
+"""
+
+
+def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-column mean of the middle ``n - 2k`` values and each row's credit.
+
+    Parameters
+    ----------
+    updates : numpy.ndarray
+        float32 of shape ``(n, d)``; only read.
+    k : int
+        Values dropped at each end of every column, ``0 <= 2k < n``.
+
+    Returns
+    -------
+    result : numpy.ndarray
+        float32 of shape ``(d,)``, the middle values' mean taken in float64.
+    credit : numpy.ndarray
+        float64 of shape ``(n,)``: for every row, the number of columns in which
+        its value was kept. When tied values straddle the cut, the kept copies
+        are shared equally among the rows holding that value, so the credit of
+        each column sums to ``n - 2k`` whatever order the sort left ties in.
+    """
+    n, d = updates.shape
+    result = np.empty(d, dtype=np.float32)
+    keep = n - 2 * k
+    width = max(1, SORT_BLOCK_BYTES // (4 * n))
+    ones = np.ones(keep, dtype=np.float64)
+
+    def trim_block(start: int, stop: int) -> np.ndarray:
+        block = updates[:, start:stop]
+
+        # Sort along contiguous memory: numpy's SIMD sort of many short rows
+        # beats np.partition along a strided axis by about six times.
+        ordered = np.ascontiguousarray(block.T)
+        ordered.sort(axis=1)
+        kept = ordered[:, k : n - k]
+        # A float64 matrix-vector product sums the short strided rows about
+        # twice as fast as sum(axis=1, dtype=float64).
+        result[start:stop] = (kept.astype(np.float64) @ ones) / keep
+
+        # Without ties at the cut, exactly the rows between the lowest and the
+        # highest kept value are kept: two comparisons per value.
+        # Contiguous copies: comparing against strided boundaries is 5x slower.
+        low, high = kept[:, 0].copy(), kept[:, -1].copy()
+        inside = (block >= low) & (block <= high)
+        credit = np.count_nonzero(inside, axis=1).astype(np.float64)
+        tied = np.flatnonzero(np.count_nonzero(inside, axis=0) != keep)
+        if tied.size:
+            credit += _tie_correction(block[:, tied], kept[tied], inside[:, tied])
+        return credit
+        return credit
+
+    credit = np.zeros(n, dtype=np.float64)
+    if k == 0:
+        # Nothing is dropped: no sort is needed, every row is kept everywhere.
+        result = _plain_mean(updates)
+        return result, np.full(n, d, dtype=np.float64)
+    for block_credit in map_blocks(trim_block, d, width):
+        credit += block_credit
+    return result, credit
+
+
+def _tie_correction(
+    block: np.ndarray, kept: np.ndarray, inside: np.ndarray
+) -> np.ndarray:
+    """Return how much to add to each row's credit in columns where ties straddle the cut.
+
+    ``inside`` counted every row holding a boundary value as kept; here the
+    copies of each boundary value that the sort kept are shared equally among
+    the rows holding it instead.
+    """
+    low, high = kept[:, 0], kept[:, -1]
+    strictly_inside = (block > low) & (block < high)
+    low_copies = (kept == low[:, None]).sum(axis=1)
+    # When both boundaries are one value, its copies are counted once.
+    high_copies = np.where(low == high, 0, (kept == high[:, None]).sum(axis=1))
+
+    credit = strictly_inside.sum(axis=1, dtype=np.float64)
+    for value, copies in ((low, low_copies), (high, high_copies)):
+        holders = block == value
+        credit += holders @ (copies / holders.sum(axis=0))
+    return credit - inside.sum(axis=1, dtype=np.float64)
+
+
+def _plain_mean(updates: np.ndarray) -> np.ndarray:
+    """Return the unweighted column mean accumulated in float64."""
+    from medfed_ray.aggregators.fedavg import weighted_mean
+
+    n = updates.shape[0]
+    return weighted_mean(updates, np.full(n, 1.0 / n, dtype=np.float64))

@@ -1,0 +1,50 @@
+"""Shared pieces of the command line: the console, error display and exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from medfed_ray.errors import MedfedError, ScenarioError
+
+EXIT_FAILURE = 1
+"""A run failed (too few hospitals answered, the cluster was too small, ...)."""
+EXIT_USAGE = 2
+"""The input was wrong: bad scenario, bad option. Nothing ran."""
+
+DEFAULT_SCENARIO = Path("scenarios") / "quickstart.toml"
+
+console = Console()
+
+
+def packaged_scenario(name: str) -> Path:
+    """The path of a scenario that ships inside the installed package."""
+    from importlib import resources
+
+    return Path(str(resources.files("medfed_ray") / "scenarios" / name))
+
+
+def resolve_scenario_path(path: Path | None) -> Path:
+    """The scenario to use: the given file, else the quickstart (local copy first)."""
+    if path is not None:
+        return path
+    if DEFAULT_SCENARIO.exists():
+        return DEFAULT_SCENARIO
+    return packaged_scenario("quickstart.toml")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show medfed-ray's own errors as a message and an exit code, not a traceback."""
+    try:
+        yield
+    except ScenarioError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except MedfedError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(EXIT_FAILURE) from None

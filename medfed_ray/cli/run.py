@@ -1,0 +1,107 @@
+"""``medfed run``: run a scenario and leave a run directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from medfed_ray.cli.common import console, resolve_scenario_path, user_errors
+
+logger = logging.getLogger(__name__)
+
+SET_HELP = (
+    "Override a scenario field, e.g. --set rounds=5 --set aggregator.name=median."
+)
+OUT_HELP = "Run directory to write (default: runs/<scenario>-<timestamp>)."
+ADDRESS_HELP = (
+    "Join an existing Ray cluster: 'auto' or HOST:PORT (default: a local runtime)."
+)
+
+
+def run_command(
+    scenario_file: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=OUT_HELP)] = None,
+    address: Annotated[str | None, typer.Option("--address", help=ADDRESS_HELP)] = None,
+) -> None:
+    """Run a federated (or local-only) training scenario."""
+    from medfed_ray.run_directory import default_run_directory
+    from medfed_ray.scenario import load_scenario
+    from medfed_ray.simulation import run_simulation
+
+    with user_errors():
+        path = resolve_scenario_path(scenario_file)
+        scenario, _ = load_scenario(path, overrides or [])
+        out = out or default_run_directory(scenario)
+        console.print(
+            f"Scenario [bold]{scenario.name}[/bold]: {scenario.num_hospitals} hospitals, "
+            f"{scenario.rounds} rounds, {scenario.training} training, "
+            f"aggregator {scenario.aggregator.name}; writing {out}",
+            highlight=False,
+        )
+
+        started = time.perf_counter()
+        progress = Progress(
+            TextColumn("[bold]round"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[scores]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        with progress:
+            task = progress.add_task(
+                "rounds", total=scenario.rounds, scores="starting hospitals"
+            )
+
+            def on_round(result) -> None:
+                scores = (
+                    f"acc {result.accuracy:.4f}  loss {result.loss:.4f}  "
+                    f"updates {result.updates_received}/{scenario.num_hospitals}"
+                    if result.evaluated
+                    else f"updates {result.updates_received}/{scenario.num_hospitals}"
+                )
+                progress.update(task, completed=result.round, scores=scores)
+
+            outcome = run_simulation(scenario, out, on_round=on_round, address=address)
+
+    console.print(summary_table(outcome.summary, time.perf_counter() - started))
+    console.print(f"Run directory: {outcome.path}", highlight=False)
+
+
+def summary_table(summary: dict, seconds: float) -> Table:
+    """A short table of the run's final scores."""
+    table = Table(
+        title=f"{summary['scenario']} ({summary['training']})", show_header=True
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    final = summary.get("final") or {}
+    for key in ("accuracy", "balanced_accuracy", "auroc", "loss"):
+        value = final.get(key)
+        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+    if summary["training"] == "local" and final.get("accuracy_std") is not None:
+        table.add_row(
+            "accuracy spread (std over hospitals)", f"{final['accuracy_std']:.4f}"
+        )
+    table.add_row("rounds", str(summary["rounds"]))
+    table.add_row("hospitals", str(summary["hospitals"]))
+    table.add_row("wall seconds", f"{summary.get('wall_seconds', seconds):.1f}")
+    return table

@@ -1,0 +1,35 @@
+"""``medfed validate``: check a scenario file without starting Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medfed_ray.cli.common import console, resolve_scenario_path, user_errors
+from medfed_ray.cli.run import SET_HELP
+
+
+def validate_command(
+    scenario_file: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
+    ] = None,
+) -> None:
+    """Check a scenario and list every problem at once (exit code 2 if any)."""
+    from medfed_ray.scenario.checks import check_feasible
+    from medfed_ray.scenario.loading import load_scenario
+
+    with user_errors():
+        path = resolve_scenario_path(scenario_file)
+        scenario, _ = load_scenario(path, overrides or [])
+        check_feasible(scenario, str(path))
+    console.print(
+        f"{path}: valid ({scenario.num_hospitals} hospitals, {scenario.rounds} rounds, "
+        f"{scenario.training} training, aggregator {scenario.aggregator.name})",
+        highlight=False,
+    )

@@ -1,0 +1,1 @@
+"""Datasets, their split into a global test set, and partitioning over hospitals."""

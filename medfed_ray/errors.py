@@ -1,0 +1,69 @@
+"""Exceptions of medfed-ray: one base class, one subclass per kind of failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MedfedError(Exception):
+    """Base class of every error medfed-ray raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where, what is allowed, and what was found."""
+
+    path: str
+    message: str
+    found: object = None
+    has_found: bool = True
+
+    def __str__(self) -> str:
+        if not self.has_found:
+            return f"{self.path}: {self.message}"
+        return f"{self.path}: {self.message} (found {self.found!r})"
+
+
+class ScenarioError(MedfedError):
+    """A scenario file or override is invalid; ``problems`` lists every problem found.
+
+    Example scenario: a file sets ``rounds = 0`` and misspells ``aggregator.name``
+    as ``aggregator.nmae``; both are reported together, before any actor starts.
+    """
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{source}: {count} {noun}:\n{lines}")
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.problems))
+
+
+class QuorumError(MedfedError):
+    """Too few hospitals answered a round for it to be aggregated.
+
+    Example scenario: ``min_hospitals = 6`` and three of eight hospital actors
+    crash or miss the ``round_timeout_s`` deadline in the same round.
+    """
+
+    def __init__(self, round_number: int, answered: int, min_hospitals: int):
+        self.round_number = round_number
+        self.answered = answered
+        self.min_hospitals = min_hospitals
+        super().__init__(
+            f"round {round_number}: only {answered} hospital(s) sent a usable update, "
+            f"fewer than min_hospitals = {min_hospitals}. Possible causes: crashed or "
+            "hung hospitals, or a round_timeout_s too short for local training. "
+            "Raise round_timeout_s or lower min_hospitals in the scenario."
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.round_number, self.answered, self.min_hospitals))
+
+
+class ResourceError(MedfedError):
+    """The cluster cannot host the hospital actors the scenario asks for."""

@@ -1,0 +1,157 @@
+"""The run directory: resolved scenario, Parquet tables, summary and final model.
+
+Every file is plain data (TOML, Parquet, JSON, ``.keras``); nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tomli_w
+
+from medfed_ray.round_result import RoundResult
+from medfed_ray.scenario.schema import Scenario
+
+logger = logging.getLogger(__name__)
+
+ROUND_SCHEMA = pa.schema(
+    [
+        ("round", pa.int64()),
+        ("updates_received", pa.int64()),
+        ("updates_rejected", pa.int64()),
+        ("aggregation_seconds", pa.float64()),
+        ("round_seconds", pa.float64()),
+        ("evaluated", pa.bool_()),
+        ("accuracy", pa.float64()),
+        ("balanced_accuracy", pa.float64()),
+        ("auroc", pa.float64()),
+        ("loss", pa.float64()),
+        ("accuracy_std", pa.float64()),
+    ]
+)
+"""Columns of ``rounds.parquet``, documented in ``docs/results.md``."""
+
+HOSPITAL_SCHEMA = pa.schema(
+    [
+        ("round", pa.int64()),
+        ("hospital", pa.int64()),
+        ("group", pa.int64()),
+        ("behaviour", pa.string()),
+        ("status", pa.string()),
+        ("examples", pa.int64()),
+        ("local_loss", pa.float64()),
+        ("update_norm", pa.float64()),
+        ("train_seconds", pa.float64()),
+        ("decision", pa.string()),
+        ("contribution", pa.float64()),
+        ("test_accuracy", pa.float64()),
+        ("test_balanced_accuracy", pa.float64()),
+        ("test_auroc", pa.float64()),
+        ("test_loss", pa.float64()),
+        ("error", pa.string()),
+    ]
+)
+"""Columns of ``hospitals.parquet``, documented in ``docs/results.md``."""
+
+PACKAGES = (
+    "medfed-ray",
+    "ray",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "pyarrow",
+    "scikit-learn",
+)
+
+
+def default_run_directory(scenario: Scenario, root: Path = Path("runs")) -> Path:
+    """``runs/<scenario>-<timestamp>``, made unique if a run started the same second."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{scenario.name}-{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{scenario.name}-{stamp}-{suffix}"
+    return path
+
+
+class RunDirectory:
+    """Writes one run's files; the tables are rewritten after every round.
+
+    Rewriting after every round keeps what finished on disk if the run stops
+    early; the tables are small (one row per round, one per hospital-round).
+    """
+
+    def __init__(self, path: Path, scenario: Scenario):
+        if path.exists() and any(path.iterdir()):
+            raise FileExistsError(
+                f"run directory {path} already exists and is not empty; "
+                "choose another --out or remove it"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.scenario = scenario
+        self.rounds: list[dict[str, Any]] = []
+        self.hospital_rows: list[dict[str, Any]] = []
+        (path / "scenario.toml").write_text(
+            tomli_w.dumps(scenario.model_dump(mode="json"))
+        )
+
+    def add_round(self, result: RoundResult) -> None:
+        """Record a finished round and rewrite the tables."""
+        self.rounds.append(result.row())
+        self.hospital_rows.extend(asdict(row) for row in result.hospitals)
+        write_table(self.path / "rounds.parquet", self.rounds, ROUND_SCHEMA)
+        write_table(
+            self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
+        )
+
+    def write_model(self, model_bytes: bytes, layout: dict[str, list]) -> None:
+        """Store the final global model (``model.keras``) and its flat layout."""
+        (self.path / "model.keras").write_bytes(model_bytes)
+        (self.path / "layout.json").write_text(json.dumps(layout, indent=1))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Store ``summary.json`` with package versions added."""
+        summary = {**summary, "versions": package_versions()}
+        text = json.dumps(clean_for_json(summary), indent=2, allow_nan=False)
+        (self.path / "summary.json").write_text(text + "\n")
+
+
+def write_table(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+    """Write ``rows`` as a Parquet file with ``schema``, atomically."""
+    table = pa.Table.from_pylist(rows, schema=schema)
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(table, partial)
+    partial.replace(path)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a run's numbers."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def clean_for_json(value: Any) -> Any:
+    """Replace NaN and infinities by ``None`` so the summary is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: clean_for_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_for_json(item) for item in value]
+    return value

@@ -1,0 +1,252 @@
+"""Read a scenario file, apply ``--set`` overrides, and report every problem at once."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import logging
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from medfed_ray.aggregators import AGGREGATORS
+from medfed_ray.errors import Problem, ScenarioError
+from medfed_ray.scenario.schema import Scenario
+
+logger = logging.getLogger(__name__)
+
+
+def read_scenario_file(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML scenario file into plain data; raise ``ScenarioError`` if unreadable."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(
+            str(path), [Problem("file", "no such scenario file", has_found=False)]
+        ) from None
+    except OSError as error:
+        raise ScenarioError(
+            str(path),
+            [Problem("file", f"cannot be read: {error.strerror}", has_found=False)],
+        ) from None
+
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        problem = Problem(
+            "file", f"is not UTF-8 text (byte {error.start})", has_found=False
+        )
+        raise ScenarioError(str(path), [problem]) from None
+    except tomllib.TOMLDecodeError as error:
+        problem = Problem("file", f"is not valid TOML: {error}", has_found=False)
+        raise ScenarioError(str(path), [problem]) from None
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Split ``"a.b[0].c=value"`` into a key path and a TOML-typed value.
+
+    The value is read as a TOML value (``5`` is an integer, ``[8, 4]`` a list,
+    ``true`` a boolean); anything TOML cannot read, such as ``median``, is
+    taken as a plain string.
+    """
+    key, separator, raw = text.partition("=")
+    key = key.strip()
+    if not separator or not key:
+        raise ValueError(f"--set expects KEY=VALUE, e.g. rounds=5; found {text!r}")
+
+    path: list[str | int] = []
+    for part in re.split(r"\.|\[", key.replace("]", "")):
+        if not part:
+            raise ValueError(f"--set key {key!r} has an empty part")
+        path.append(int(part) if part.isdigit() else part)
+
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``KEY=VALUE`` override applied in order."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = data
+        for depth, part in enumerate(path[:-1]):
+            following = path[depth + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    where = ".".join(map(str, path[: depth + 1]))
+                    raise ValueError(f"--set {text!r}: {where} does not exist")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    where = ".".join(map(str, path[:depth]))
+                    raise ValueError(f"--set {text!r}: {where} is not a table")
+                node = node.setdefault(part, [] if isinstance(following, int) else {})
+        last = path[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise ValueError(f"--set {text!r}: index {last} does not exist")
+        elif not isinstance(node, dict):
+            raise ValueError(f"--set {text!r}: the parent of {last!r} is not a table")
+        node[last] = value
+    return data
+
+
+def load_scenario(
+    path: str | Path, overrides: list[str] | None = None
+) -> tuple[Scenario, dict[str, Any]]:
+    """Read, override and validate a scenario file.
+
+    Returns the validated scenario and the resolved data it was built from.
+    Raises ``ScenarioError`` listing every problem found.
+    """
+    data = read_scenario_file(path)
+    data.setdefault("name", Path(path).stem)
+    try:
+        data = apply_overrides(data, overrides or [])
+    except ValueError as error:
+        raise ScenarioError(
+            str(path), [Problem("--set", str(error), has_found=False)]
+        ) from None
+    return validate_scenario(data, source=str(path)), data
+
+
+def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Build a :class:`Scenario` from plain data, or raise listing every problem."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        problems = [describe_pydantic_error(item) for item in error.errors()]
+        problems += check_aggregator(data.get("aggregator", {}))
+        raise ScenarioError(source, problems) from None
+
+    problems = check_aggregator(scenario.aggregator.model_dump()) + check_hospitals(
+        scenario
+    )
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
+
+
+def check_hospitals(scenario: Scenario) -> list[Problem]:
+    """Cross-field checks on the hospital groups."""
+    problems = []
+    if scenario.min_hospitals > scenario.num_hospitals:
+        problems.append(
+            Problem(
+                "min_hospitals",
+                f"must be at most the number of hospitals ({scenario.num_hospitals})",
+                scenario.min_hospitals,
+            )
+        )
+    return problems
+
+
+def check_aggregator(section: Any) -> list[Problem]:
+    """Check that the aggregator exists and its parameters are ones it takes."""
+    if not isinstance(section, dict):
+        return []
+    name = section.get("name", "fedavg")
+    if not isinstance(name, str):
+        return []
+    if name not in AGGREGATORS:
+        choices = ", ".join(sorted(AGGREGATORS))
+        return [
+            Problem(
+                "aggregator.name",
+                f"{suggest(name, AGGREGATORS)}must be one of: {choices}",
+                name,
+            )
+        ]
+
+    params = section.get("params", {})
+    if not isinstance(params, dict):
+        return []
+    accepted = aggregator_parameters(name)
+    problems = [
+        Problem(
+            f"aggregator.params.{key}",
+            f"is not a parameter of {name}; {suggest(key, accepted)}"
+            f"allowed: {', '.join(accepted) or 'none'}",
+            params[key],
+        )
+        for key in params
+        if key not in accepted
+    ]
+    return problems
+
+
+def aggregator_parameters(name: str) -> list[str]:
+    """The keyword parameters the rule ``name`` accepts, in signature order."""
+    signature = inspect.signature(AGGREGATORS[name])
+    skipped = {"updates", "num_examples"}
+    return [
+        parameter.name
+        for parameter in signature.parameters.values()
+        if parameter.name not in skipped
+        and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+def suggest(word: str, choices: Any) -> str:
+    """Return ``"did you mean 'x'? "`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def describe_pydantic_error(error: dict[str, Any]) -> Problem:
+    """Turn one pydantic error into a :class:`Problem` with a readable field path."""
+    location = error["loc"]
+    path = format_path(location)
+    kind = error["type"]
+
+    if kind == "extra_forbidden":
+        allowed = fields_at(location[:-1])
+        hint = suggest(location[-1], allowed)
+        message = f"unknown field; {hint}allowed: {', '.join(allowed)}"
+        return Problem(path, message, has_found=False)
+    if kind == "missing":
+        return Problem(path, "is required", has_found=False)
+
+    message = error["msg"].replace("Value error, ", "")
+    message = message[0].lower() + message[1:] if message else message
+    return Problem(path, message, error.get("input"))
+
+
+def format_path(location: tuple[Any, ...]) -> str:
+    """Render a pydantic location as ``hospitals[0].num_cpus``."""
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "scenario"
+
+
+def fields_at(location: tuple[Any, ...]) -> list[str]:
+    """The field names the scenario allows at ``location`` (a table's path)."""
+    model: Any = Scenario
+    for part in location:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = field.annotation
+        while typing.get_origin(model) in (list, typing.Annotated):
+            model = typing.get_args(model)[0]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
