@@ -49,7 +49,9 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
         # Sort along contiguous memory: numpy's SIMD sort of many short rows
         # beats np.partition along a strided axis by about six times.
-        ordered = np.ascontiguousarray(block.T)
+        # Always a copy: for a single column the transpose is already contiguous
+        # and ascontiguousarray would hand back a view, sorting the input itself.
+        ordered = np.array(block.T, order="C")
         ordered.sort(axis=1)
         kept = ordered[:, k : n - k]
         # A float64 matrix-vector product sums the short strided rows about
