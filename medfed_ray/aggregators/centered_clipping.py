@@ -85,9 +85,9 @@ def aggregate(
     coefficients[n] = 1.0
     for _ in range(iterations):
         offsets = distances_to_combination(distances, coefficients)[:n]
-        scales = np.minimum(
-            1.0, clip_radius / np.maximum(offsets, np.finfo(float).tiny)
-        )
+        clipped = offsets > clip_radius
+        scales = np.ones(n, dtype=np.float64)
+        scales[clipped] = clip_radius / offsets[clipped]
         coefficients *= 1.0 - scales.mean()
         coefficients[:n] += scales / n
 
