@@ -64,17 +64,20 @@ class RunOutcome:
     summary: dict
 
 
-def connect(address: str | None = None, show_actor_output: bool = False) -> None:
+def connect(
+    address: str | None = None, show_actor_output: bool = False, num_cpus: int | None = None
+) -> None:
     """Start or join a Ray runtime, with the dashboard off, unless one is running.
 
-    A local runtime listens on loopback only; ``address`` joins an existing
-    cluster (``"auto"`` or ``"HOST:PORT"``). Actors' own output (TensorFlow's
+    ``address`` joins an existing cluster (``"auto"`` or ``"HOST:PORT"``). Actors' own output (TensorFlow's
     start-up lines) stays in Ray's log files unless ``show_actor_output``.
+    ``num_cpus`` caps a local runtime's CPUs (default: all of the machine's).
     """
     if ray.is_initialized():
         return
     ray.init(
         address=address,
+        num_cpus=num_cpus if address is None else None,
         include_dashboard=False,
         logging_level=logging.WARNING,
         log_to_driver=show_actor_output,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medfed_ray.cli.common import console, resolve_scenario_path, user_errors
+from medfed_ray.cli.common import resolve_scenario_path, user_errors
 from medfed_ray.cli.run import SET_HELP
 
 
@@ -28,8 +28,7 @@ def validate_command(
         path = resolve_scenario_path(scenario_file)
         scenario, _ = load_scenario(path, overrides or [])
         check_feasible(scenario, str(path))
-    console.print(
+    typer.echo(
         f"{path}: valid ({scenario.num_hospitals} hospitals, {scenario.rounds} rounds, "
-        f"{scenario.training} training, aggregator {scenario.aggregator.name})",
-        highlight=False,
+        f"{scenario.training} training, aggregator {scenario.aggregator.name})"
     )

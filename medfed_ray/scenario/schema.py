@@ -91,11 +91,13 @@ class HospitalGroup(Section):
 
     @model_validator(mode="after")
     def _check_behaviour_fields(self) -> HospitalGroup:
-        if "scale" in self.model_fields_set and self.behaviour != "sign_flip":
+        # Default values are allowed everywhere, so a resolved scenario (which
+        # spells out every field) loads again unchanged.
+        if self.scale != 1.0 and self.behaviour != "sign_flip":
             raise ValueError(
                 f"'scale' applies only to behaviour 'sign_flip', not {self.behaviour!r}"
             )
-        if "std" in self.model_fields_set and self.behaviour != "gaussian_noise":
+        if self.std != 1.0 and self.behaviour != "gaussian_noise":
             raise ValueError(
                 f"'std' applies only to behaviour 'gaussian_noise', "
                 f"not {self.behaviour!r}"
