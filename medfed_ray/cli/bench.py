@@ -1,0 +1,100 @@
+"""``medfed bench``: measure aggregation throughput and simulation overhead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from medfed_ray.cli.common import console
+
+bench_app = typer.Typer(
+    help="Measure aggregation throughput and simulation overhead.",
+    no_args_is_help=True,
+)
+
+
+@bench_app.callback()
+def bench_group() -> None:
+    """Measure aggregation throughput and simulation overhead."""
+
+
+RULES_HELP = "Comma-separated rules to time (default: every registered rule)."
+
+
+@bench_app.command("aggregators")
+def aggregators_command(
+    n: Annotated[int, typer.Option("--n", min=1, help="Hospitals (rows).")] = 50,
+    d: Annotated[
+        int, typer.Option("--d", min=1, help="Parameters per update (columns).")
+    ] = 1_000_000,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Timed runs; the best counts.")
+    ] = 3,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the records to FILE.")
+    ] = None,
+) -> None:
+    """Time every aggregation rule against a one-pass floor and plain numpy."""
+    from medfed_ray.aggregators import AGGREGATORS
+    from medfed_ray.bench.aggregators import bench_aggregators, machine_description
+
+    names = list(AGGREGATORS) if rules is None else _split_rules(rules, AGGREGATORS)
+    records = bench_aggregators(n, d, names, repeats)
+
+    table = Table(title=f"Aggregators, n={n}, d={d:,}, best of {repeats}")
+    table.add_column("rule")
+    for column in ("seconds", "values/s", "vs floor"):
+        table.add_column(column, justify="right")
+    table.add_column("reference")
+    for column in ("ref s", "speed-up", "max |diff|"):
+        table.add_column(column, justify="right")
+    for record in records:
+        table.add_row(
+            record.rule,
+            f"{record.seconds:.4f}",
+            f"{record.values_per_second:.3g}",
+            f"{record.vs_floor:.2f}x",
+            record.reference,
+            f"{record.reference_seconds:.4f}",
+            f"{record.speedup:.1f}x",
+            f"{record.max_abs_difference:.1e}",
+        )
+    console.print(table)
+    console.print(
+        "vs floor: rule throughput / throughput of np.add.reduce(updates, axis=0), "
+        "one pass reading every value. speed-up: reference seconds / rule seconds."
+    )
+    for record in records:
+        if record.params:
+            params = ", ".join(f"{key}={value}" for key, value in record.params.items())
+            console.print(f"{record.rule}: {params}")
+
+    if json_file is not None:
+        document = {
+            "command": "medfed bench aggregators",
+            "n": n,
+            "d": d,
+            "repeats": repeats,
+            "machine": machine_description(),
+            "records": [record.to_dict() for record in records],
+        }
+        json_file.write_text(json.dumps(document, indent=2) + "\n")
+        console.print(f"wrote {json_file}")
+
+
+def _split_rules(rules: str, registered: dict) -> list[str]:
+    """Return the named rules in order, or fail naming the unknown ones and the choices."""
+    names = [name.strip() for name in rules.split(",") if name.strip()]
+    unknown = [name for name in names if name not in registered]
+    if unknown or not names:
+        choices = ", ".join(registered)
+        raise typer.BadParameter(
+            f"unknown rule(s) {', '.join(unknown) or '(none given)'}; choose from {choices}",
+            param_hint="--rules",
+        )
+    return names
