@@ -79,6 +79,13 @@ def run_command(
                     else f"updates {result.updates_received}/{scenario.num_hospitals}"
                 )
                 progress.update(task, completed=result.round, scores=scores)
+                if not console.is_terminal:
+                    # A live bar is invisible in a log file or pipe: print a line instead.
+                    elapsed = time.perf_counter() - started
+                    console.print(
+                        f"round {result.round}/{scenario.rounds}  {scores}  {elapsed:.1f} s",
+                        highlight=False,
+                    )
 
             outcome = run_simulation(scenario, out, on_round=on_round, address=address)
 
