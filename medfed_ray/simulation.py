@@ -65,12 +65,15 @@ class RunOutcome:
 
 
 def connect(
-    address: str | None = None, show_actor_output: bool = False, num_cpus: int | None = None
+    address: str | None = None,
+    show_actor_output: bool = False,
+    num_cpus: int | None = None,
 ) -> None:
     """Start or join a Ray runtime, with the dashboard off, unless one is running.
 
-    ``address`` joins an existing cluster (``"auto"`` or ``"HOST:PORT"``). Actors' own output (TensorFlow's
-    start-up lines) stays in Ray's log files unless ``show_actor_output``.
+    ``address`` joins an existing cluster (``"auto"`` or ``"HOST:PORT"``).
+    Actors' own output (TensorFlow's start-up lines) stays in Ray's log files
+    unless ``show_actor_output``.
     ``num_cpus`` caps a local runtime's CPUs (default: all of the machine's).
     """
     if ray.is_initialized():

@@ -125,24 +125,37 @@ def test_saved_model_loads_in_keras_and_matches_reported_accuracy(federated_run)
     predictions = model.predict(dataset.x_test, verbose=0).argmax(axis=1)
 
     rounds = pd.read_parquet(federated_run / "rounds.parquet")
-    assert np.mean(predictions == dataset.y_test) == pytest.approx(rounds["accuracy"].iloc[-1])
+    assert np.mean(predictions == dataset.y_test) == pytest.approx(
+        rounds["accuracy"].iloc[-1]
+    )
 
 
 def test_rerun_with_same_seed_is_identical(federated_run, tmp_path):
     """The resolved scenario rerun gives the same numbers in every non-timing column."""
     rerun = run_cli(federated_run / "scenario.toml", tmp_path / "rerun")
 
-    first = pd.read_parquet(federated_run / "rounds.parquet").drop(columns=TIMING_COLUMNS)
+    first = pd.read_parquet(federated_run / "rounds.parquet").drop(
+        columns=TIMING_COLUMNS
+    )
     second = pd.read_parquet(rerun / "rounds.parquet").drop(columns=TIMING_COLUMNS)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
 
-    columns = ["round", "hospital", "examples", "local_loss", "update_norm", "contribution"]
+    columns = [
+        "round",
+        "hospital",
+        "examples",
+        "local_loss",
+        "update_norm",
+        "contribution",
+    ]
     first_h = pd.read_parquet(federated_run / "hospitals.parquet")[columns]
     second_h = pd.read_parquet(rerun / "hospitals.parquet")[columns]
     pd.testing.assert_frame_equal(first_h, second_h, check_exact=True)
 
 
-def test_local_only_training_scores_every_hospital(ray_runtime, tiny_scenario, tmp_path):
+def test_local_only_training_scores_every_hospital(
+    ray_runtime, tiny_scenario, tmp_path
+):
     """``training = "local"`` scores each hospital's own model on the global test set."""
     run = run_cli(tiny_scenario, tmp_path / "local", "training=local", "rounds=2")
 
@@ -152,13 +165,17 @@ def test_local_only_training_scores_every_hospital(ray_runtime, tiny_scenario, t
 
     assert last["test_accuracy"].notna().all()
     assert rounds["accuracy"].iloc[-1] == pytest.approx(last["test_accuracy"].mean())
-    assert rounds["accuracy_std"].iloc[-1] == pytest.approx(last["test_accuracy"].std(ddof=0))
+    assert rounds["accuracy_std"].iloc[-1] == pytest.approx(
+        last["test_accuracy"].std(ddof=0)
+    )
     assert last["decision"].isna().all()
 
 
 def test_median_aggregator_runs_end_to_end(ray_runtime, tiny_scenario, tmp_path):
     """``--set aggregator.name=median`` switches the rule and records its decisions."""
-    run = run_cli(tiny_scenario, tmp_path / "median", "aggregator.name=median", "rounds=2")
+    run = run_cli(
+        tiny_scenario, tmp_path / "median", "aggregator.name=median", "rounds=2"
+    )
 
     hospitals = pd.read_parquet(run / "hospitals.parquet")
     summary = json.loads((run / "summary.json").read_text())
@@ -185,7 +202,9 @@ def test_report_on_a_folder_without_summary_is_a_usage_error(tmp_path):
     assert "summary.json not found" in result.output
 
 
-def test_out_directory_that_is_not_empty_is_refused(ray_runtime, tiny_scenario, tmp_path):
+def test_out_directory_that_is_not_empty_is_refused(
+    ray_runtime, tiny_scenario, tmp_path
+):
     """An existing, non-empty --out is never overwritten: no earlier results are lost."""
     out = tmp_path / "taken"
     out.mkdir()

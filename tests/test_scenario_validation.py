@@ -14,7 +14,9 @@ from medfed_ray.scenario.loading import apply_overrides, load_scenario, parse_ov
 QUICKSTART = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.toml"
 
 
-def problems_of(tmp_path: Path, text: str, overrides: list[str] | None = None) -> list[str]:
+def problems_of(
+    tmp_path: Path, text: str, overrides: list[str] | None = None
+) -> list[str]:
     """Write ``text`` as a scenario and return the problems loading it reports."""
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -60,7 +62,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
             id="unknown-aggregator",
         ),
         pytest.param(
-            'name = "t"\n[aggregator]\nname = "median"\n[aggregator.params]\nbeta = 1\n' + HOSPITALS,
+            'name = "t"\n[aggregator]\nname = "median"\n[aggregator.params]\nbeta = 1\n'
+            + HOSPITALS,
             "aggregator.params.beta: is not a parameter of median; allowed: none (found 1)",
             id="unknown-aggregator-parameter",
         ),
@@ -143,12 +146,16 @@ def test_bad_value_is_reported_with_field_and_allowed_values(tmp_path, text, exp
 
 def test_every_problem_is_reported_at_once(tmp_path):
     """Three independent mistakes give three problems in one error."""
-    text = 'rounds = 0\nseeed = 1\n' + MINIMAL + '[local]\noptimizer = "x"\n'
+    text = "rounds = 0\nseeed = 1\n" + MINIMAL + '[local]\noptimizer = "x"\n'
 
     problems = problems_of(tmp_path, text)
 
     assert len(problems) == 3
-    assert [problem.split(":")[0] for problem in problems] == ["rounds", "local.optimizer", "seeed"]
+    assert [problem.split(":")[0] for problem in problems] == [
+        "rounds",
+        "local.optimizer",
+        "seeed",
+    ]
 
 
 def test_file_that_is_not_toml_is_refused(tmp_path):
@@ -170,7 +177,11 @@ def test_overrides_apply_with_toml_types():
         QUICKSTART, ["rounds=5", "aggregator.name=median", "hospitals[0].count=10"]
     )
 
-    assert (scenario.rounds, scenario.aggregator.name, scenario.num_hospitals) == (5, "median", 10)
+    assert (scenario.rounds, scenario.aggregator.name, scenario.num_hospitals) == (
+        5,
+        "median",
+        10,
+    )
     assert data["rounds"] == 5
 
 
@@ -180,8 +191,12 @@ def test_override_goes_through_the_same_checks():
         load_scenario(QUICKSTART, ["rounds=-2", "local.optimiser=adam"])
 
     problems = [str(problem) for problem in caught.value.problems]
-    assert problems[0] == "rounds: input should be greater than or equal to 1 (found -2)"
-    assert problems[1].startswith("local.optimiser: unknown field; did you mean 'optimizer'?")
+    assert (
+        problems[0] == "rounds: input should be greater than or equal to 1 (found -2)"
+    )
+    assert problems[1].startswith(
+        "local.optimiser: unknown field; did you mean 'optimizer'?"
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,20 +239,25 @@ def test_validate_command_lists_all_problems_with_exit_code_2(tmp_path):
 
     assert result.exit_code == 2
     assert "2 problems" in result.output
-    assert "rounds: input should be greater than or equal to 1 (found 0)" in result.output
+    assert (
+        "rounds: input should be greater than or equal to 1 (found 0)" in result.output
+    )
     assert "seeed: unknown field; did you mean 'seed'?" in result.output
 
 
 def test_validate_command_checks_partition_feasibility(tmp_path):
     """Too many hospitals for the data is caught by validate, before any actor starts."""
     path = tmp_path / "big.toml"
-    path.write_text('name = "t"\n[partition]\nmin_samples = 100\n[[hospitals]]\ncount = 8\n')
+    path.write_text(
+        'name = "t"\n[partition]\nmin_samples = 100\n[[hospitals]]\ncount = 8\n'
+    )
 
     result = CliRunner().invoke(app, ["validate", str(path)])
 
     assert result.exit_code == 2
-    assert "partition.min_samples: 8 hospitals x min_samples needs 800 training samples" in (
-        result.output
+    assert (
+        "partition.min_samples: 8 hospitals x min_samples needs 800 training samples"
+        in (result.output)
     )
 
 
@@ -246,4 +266,7 @@ def test_validate_command_accepts_the_quickstart():
     result = CliRunner().invoke(app, ["validate", str(QUICKSTART)])
 
     assert result.exit_code == 0, result.output
-    assert "valid (8 hospitals, 20 rounds, federated training, aggregator fedavg)" in result.output
+    assert (
+        "valid (8 hospitals, 20 rounds, federated training, aggregator fedavg)"
+        in result.output
+    )
