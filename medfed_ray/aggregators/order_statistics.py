@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from medfed_ray.aggregators.base import map_blocks
+from medfed_ray.aggregators.fedavg import weighted_mean
 
 SORT_BLOCK_BYTES = 256 << 10
 """Bytes of one transposed float32 block: small enough to stay in a core's L2 cache.
@@ -48,9 +49,9 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         block = updates[:, start:stop]
 
         # Sort along contiguous memory: numpy's SIMD sort of many short rows
-        # beats np.partition along a strided axis by about six times.
-        # Always a copy: for a single column the transpose is already contiguous
-        # and ascontiguousarray would hand back a view, sorting the input itself.
+        # beats np.partition along a strided axis by about six times. Always
+        # copy: for one column the transpose is already contiguous, and
+        # ascontiguousarray would return a view and sort the input itself.
         ordered = np.array(block.T, order="C")
         ordered.sort(axis=1)
         kept = ordered[:, k : n - k]
@@ -59,15 +60,18 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         result[start:stop] = (kept.astype(np.float64) @ ones) / keep
 
         # Without ties at the cut, exactly the rows between the lowest and the
-        # highest kept value are kept: two comparisons per value.
-        # Contiguous copies: comparing against strided boundaries is 5x slower.
+        # highest kept value are kept: two comparisons per value, against
+        # contiguous copies (strided boundaries made them five times slower).
         low, high = kept[:, 0].copy(), kept[:, -1].copy()
         inside = (block >= low) & (block <= high)
         credit = np.count_nonzero(inside, axis=1).astype(np.float64)
-        tied = np.flatnonzero(np.count_nonzero(inside, axis=0) != keep)
+        # A tie straddles the cut where a dropped neighbour equals a boundary.
+        tied = np.flatnonzero(
+            (ordered[:, k - 1] == ordered[:, k])
+            | (ordered[:, n - k - 1] == ordered[:, n - k])
+        )
         if tied.size:
             credit += _tie_correction(block[:, tied], kept[tied], inside[:, tied])
-        return credit
         return credit
 
     credit = np.zeros(n, dtype=np.float64)
@@ -104,7 +108,5 @@ def _tie_correction(
 
 def _plain_mean(updates: np.ndarray) -> np.ndarray:
     """Return the unweighted column mean accumulated in float64."""
-    from medfed_ray.aggregators.fedavg import weighted_mean
-
     n = updates.shape[0]
     return weighted_mean(updates, np.full(n, 1.0 / n, dtype=np.float64))
