@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -10,38 +12,39 @@ def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
     Balanced accuracy is the mean recall over classes (Brodersen et al., 2010),
     so a model that always predicts the majority class scores 1 / num_classes.
-    AUROC is one-vs-rest macro-averaged for more than two classes, and NaN
-    when the labels hold a single class.
     """
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    from sklearn.metrics import balanced_accuracy_score
 
     labels = np.asarray(labels, dtype=np.int64)
-    num_classes = probabilities.shape[1]
     predictions = probabilities.argmax(axis=1)
     picked = probabilities[np.arange(len(labels)), labels]
-    loss = float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
 
-    present = np.unique(labels)
-    if len(present) < 2:
-        auroc = float("nan")
-    elif num_classes == 2:
-        auroc = float(roc_auc_score(labels, probabilities[:, 1]))
-    else:
-        rows = probabilities / probabilities.sum(axis=1, keepdims=True)
-        try:
-            auroc = float(
-                roc_auc_score(
-                    labels, rows, multi_class="ovr", labels=list(range(num_classes))
-                )
-            )
-        except ValueError:
-            # Some class is absent from the test labels: one-vs-rest AUROC is
-            # undefined for it, and a partial average would mislead.
-            auroc = float("nan")
+    with warnings.catch_warnings():
+        # A class the model predicts but the labels lack is fine here;
+        # scikit-learn would warn about it every round.
+        warnings.simplefilter("ignore")
+        balanced = float(balanced_accuracy_score(labels, predictions))
 
     return {
         "accuracy": float(np.mean(predictions == labels)),
-        "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)),
-        "auroc": auroc,
-        "loss": loss,
+        "balanced_accuracy": balanced,
+        "auroc": auroc(probabilities, labels),
+        "loss": float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0)))),
     }
+
+
+def auroc(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve; one-vs-rest macro average for more than two classes.
+
+    NaN when some class is absent from the labels: its one-vs-rest curve is
+    undefined, and an average over the remaining classes would mislead.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    num_classes = probabilities.shape[1]
+    if len(np.unique(labels)) < num_classes:
+        return float("nan")
+    if num_classes == 2:
+        return float(roc_auc_score(labels, probabilities[:, 1]))
+    rows = probabilities / probabilities.sum(axis=1, keepdims=True)
+    return float(roc_auc_score(labels, rows, multi_class="ovr"))
