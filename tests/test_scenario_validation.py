@@ -270,3 +270,36 @@ def test_validate_command_accepts_the_quickstart():
         "valid (8 hospitals, 20 rounds, federated training, aggregator fedavg)"
         in result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda tmp: tmp,
+            "file: is not a regular file; give the path of a .toml scenario file",
+        ),
+        (lambda tmp: Path("/dev/zero"), "file: is not a regular file"),
+        (
+            lambda tmp: (
+                (tmp / "huge.toml").write_bytes(b"#" * (2 << 20)) and tmp / "huge.toml"
+            ),
+            "file: is 2097152 bytes; scenario files may be at most 1048576",
+        ),
+        (
+            lambda tmp: (
+                (tmp / "bin.toml").write_bytes(b"\xff\xfe\x00") and tmp / "bin.toml"
+            ),
+            "file: is not UTF-8 text (byte 0)",
+        ),
+    ],
+    ids=["directory", "device", "too-large", "binary"],
+)
+def test_files_that_are_not_small_text_are_refused_before_reading(
+    tmp_path, make, message
+):
+    """Directories, devices, huge and binary files give a clear error and use no memory."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(make(tmp_path))
+
+    assert str(caught.value.problems[0]).startswith(message)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from medfed_ray import __version__
+from medfed_ray.cli.bench import bench_app
 from medfed_ray.cli.report import report_command
 from medfed_ray.cli.run import run_command
 from medfed_ray.cli.validate import validate_command
@@ -54,6 +55,7 @@ def main_options(
 app.command("run")(run_command)
 app.command("validate")(validate_command)
 app.command("report")(report_command)
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

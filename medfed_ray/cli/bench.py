@@ -98,3 +98,32 @@ def _split_rules(rules: str, registered: dict) -> list[str]:
             param_hint="--rules",
         )
     return names
+
+
+@bench_app.command("run")
+def run_command(
+    scenario_file: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="Override a scenario field.")
+    ] = None,
+) -> None:
+    """Time one whole run and measure the peak memory of every process it starts."""
+    from medfed_ray.bench.run import measure_run
+    from medfed_ray.cli.common import resolve_scenario_path, user_errors
+    from medfed_ray.scenario import load_scenario
+
+    with user_errors():
+        scenario, _ = load_scenario(
+            resolve_scenario_path(scenario_file), overrides or []
+        )
+        record = measure_run(scenario)
+
+    table = Table(title=f"medfed run {scenario.name}: cost of one run")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in record.items():
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    console.print(table)

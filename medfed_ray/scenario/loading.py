@@ -21,31 +21,43 @@ from medfed_ray.scenario.schema import Scenario
 logger = logging.getLogger(__name__)
 
 
+MAX_SCENARIO_BYTES = 1 << 20
+"""Scenario files are small; anything larger is refused before it is read."""
+
+
 def read_scenario_file(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML scenario file into plain data; raise ``ScenarioError`` if unreadable."""
+    """Parse a TOML scenario file into plain data; raise ``ScenarioError`` if unreadable.
+
+    Only regular files up to :data:`MAX_SCENARIO_BYTES` are read, so a device
+    such as ``/dev/zero`` or a huge file cannot exhaust memory.
+    """
     path = Path(path)
+
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError(str(path), [Problem("file", message, has_found=False)])
+
     try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(
-            str(path), [Problem("file", "no such scenario file", has_found=False)]
-        ) from None
+        if not path.exists():
+            raise refuse("no such scenario file")
+        if not path.is_file():
+            raise refuse(
+                "is not a regular file; give the path of a .toml scenario file"
+            )
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise refuse(
+                f"is {size} bytes; scenario files may be at most {MAX_SCENARIO_BYTES}"
+            )
+        text = path.read_bytes()[: MAX_SCENARIO_BYTES + 1]
     except OSError as error:
-        raise ScenarioError(
-            str(path),
-            [Problem("file", f"cannot be read: {error.strerror}", has_found=False)],
-        ) from None
+        raise refuse(f"cannot be read: {error.strerror}") from None
 
     try:
         return tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError as error:
-        problem = Problem(
-            "file", f"is not UTF-8 text (byte {error.start})", has_found=False
-        )
-        raise ScenarioError(str(path), [problem]) from None
+        raise refuse(f"is not UTF-8 text (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
-        problem = Problem("file", f"is not valid TOML: {error}", has_found=False)
-        raise ScenarioError(str(path), [problem]) from None
+        raise refuse(f"is not valid TOML: {error}") from None
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:
