@@ -11,7 +11,6 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from medfed_ray.aggregators import get_aggregator
-from medfed_ray.errors import QuorumError
 from medfed_ray.hospital import HospitalReport, HospitalSpec
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.runtime import configure_tensorflow
@@ -22,18 +21,39 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HospitalSeat:
-    """Where a hospital lives: its spec and the actor that hosts it."""
+    """Where a hospital lives: its spec, the actor that hosts it, and its shard refs.
+
+    Holding the shard references here keeps the shard objects alive for as
+    long as the actor may be restarted with them.
+    """
 
     spec: HospitalSpec
     actor: ray.actor.ActorHandle
+    shard_refs: tuple[ray.ObjectRef, ...] = ()
+
+
+@dataclass
+class CoordinatorState:
+    """Everything a round changes, as arrays and numbers: what a checkpoint holds.
+
+    Hospital generators are derived from (seed, round), so no generator
+    state is needed here.
+    """
+
+    completed_round: int
+    weights: np.ndarray
+    local_weights: np.ndarray | None = None
+    """Local-only training: each hospital's own weights, row per hospital id."""
 
 
 class Coordinator:
     """Owns the global model and runs rounds over the hospital actors.
 
     Each federated round puts the global weights into the object store once,
-    asks every hospital for an update by reference, waits for answers until
-    the round deadline, aggregates the usable ones and steps the global model.
+    asks every participating hospital for an update by reference, waits for
+    answers until the round deadline, aggregates the usable ones in
+    hospital-id order and steps the global model. A round below quorum
+    changes nothing, so the driver may retry it.
     """
 
     def __init__(
@@ -45,6 +65,7 @@ class Coordinator:
         input_shape: tuple[int, ...],
         num_classes: int,
         model_seed: int,
+        state: CoordinatorState | None = None,
     ):
         # The initial global model comes from Keras's seeded initialisers here,
         # so the driver never needs TensorFlow.
@@ -57,49 +78,91 @@ class Coordinator:
         self.trainer = LocalTrainer(
             scenario.model, scenario.local, input_shape, num_classes
         )
-        self.weights = self.trainer.weights.get()
         self.aggregate = get_aggregator(scenario.aggregator.name)
+
+        if state is None:
+            weights = self.trainer.weights.get()
+            local = None
+            if scenario.training == "local":
+                local = np.tile(weights, (len(self.seats), 1))
+            state = CoordinatorState(0, weights, local)
+        self.state = CoordinatorState(
+            state.completed_round,
+            np.array(state.weights, dtype=np.float32),
+            None if state.local_weights is None else np.array(state.local_weights),
+        )
 
     # -- the round -----------------------------------------------------------------
 
-    def run_round(self, round_number: int) -> RoundResult:
-        """Run one round and return what happened; raise ``QuorumError`` below quorum."""
+    def run_round(self, round_number: int, attempt: int = 1) -> RoundResult:
+        """Run one round; below quorum return the result unapplied (``quorum_met`` False)."""
         started = time.perf_counter()
-        federated = self.scenario.training == "federated"
-        weights_ref = ray.put(self.weights) if federated else None
+        seats = self.select_participants(round_number)
+        calls = self.start_training(round_number, seats)
+        rows, updates = self.collect(round_number, attempt, seats, calls)
 
-        calls = [
-            seat.actor.train.options(num_returns=2).remote(
-                seat.spec.hospital_id, round_number, weights_ref
-            )
-            for seat in self.seats
-        ]
-        rows, updates = self.collect(round_number, calls)
-
-        aggregation_seconds = 0.0
         usable = [row for row in rows if row.status == HospitalStatus.OK]
-        if len(usable) < self.scenario.min_hospitals:
-            raise QuorumError(round_number, len(usable), self.scenario.min_hospitals)
-        if federated:
-            aggregation_seconds = self.step(usable, updates)
-
         result = RoundResult(
             round=round_number,
             updates_received=len(usable),
             updates_rejected=len(rows) - len(usable),
-            aggregation_seconds=aggregation_seconds,
+            aggregation_seconds=0.0,
             round_seconds=0.0,
+            attempts=attempt,
             hospitals=rows,
         )
+        if len(usable) < self.scenario.min_hospitals:
+            result.quorum_met = False
+            result.round_seconds = time.perf_counter() - started
+            return result
+
+        if self.scenario.training == "federated":
+            result.aggregation_seconds = self.step(usable, updates)
+        else:
+            for row in usable:
+                self.state.local_weights[row.hospital] += updates[row.hospital]
+        self.state.completed_round = round_number
+
         if self.should_evaluate(round_number):
             self.evaluate(result)
         result.round_seconds = time.perf_counter() - started
         return result
 
+    def select_participants(self, round_number: int) -> list[HospitalSeat]:
+        """The hospitals asked to train in ``round_number``: all of them."""
+        return self.seats
+
+    def start_training(
+        self, round_number: int, seats: list[HospitalSeat]
+    ) -> list[tuple[ray.ObjectRef, ray.ObjectRef]]:
+        """Ask each hospital for an update; weights go by object-store reference.
+
+        In federated training every hospital gets the same reference, put once.
+        """
+        if self.scenario.training == "federated":
+            shared = ray.put(self.state.weights)
+            starts = [shared] * len(seats)
+        else:
+            starts = [
+                ray.put(self.state.local_weights[seat.spec.hospital_id])
+                for seat in seats
+            ]
+        return [
+            seat.actor.train.options(num_returns=2).remote(
+                seat.spec.hospital_id, round_number, start
+            )
+            for seat, start in zip(seats, starts, strict=True)
+        ]
+
     def collect(
-        self, round_number: int, calls: list[tuple[ray.ObjectRef, ray.ObjectRef]]
+        self,
+        round_number: int,
+        attempt: int,
+        seats: list[HospitalSeat],
+        calls: list[tuple[ray.ObjectRef, ray.ObjectRef]],
     ) -> tuple[list[HospitalRound], dict[int, np.ndarray]]:
-        """Wait for the hospitals' answers until the deadline and sort out the usable ones."""
+        """Wait for the answers until the deadline and sort out the usable ones."""
+        deadline = time.monotonic() + self.scenario.round_timeout_s
         report_refs = [report for _, report in calls]
         ready, _ = ray.wait(
             report_refs,
@@ -108,48 +171,58 @@ class Coordinator:
             fetch_local=True,
         )
         ready_set = set(ready)
-        expected_size = self.weights.size
         rows: list[HospitalRound] = []
         updates: dict[int, np.ndarray] = {}
 
-        for seat, (update_ref, report_ref) in zip(self.seats, calls, strict=True):
+        for seat, (update_ref, report_ref) in zip(seats, calls, strict=True):
             spec = seat.spec
             row = HospitalRound(
-                round_number, spec.hospital_id, spec.group, spec.behaviour, ""
+                round_number,
+                spec.hospital_id,
+                spec.group,
+                spec.behaviour_in(round_number),
+                "",
+                attempt,
             )
             rows.append(row)
             if report_ref not in ready_set:
                 row.status = HospitalStatus.TIMEOUT
-                row.error = f"no answer within round_timeout_s = {self.scenario.round_timeout_s}"
-                try:
-                    ray.cancel(report_ref)
-                except Exception:  # noqa: BLE001 - a running task may refuse; it is abandoned anyway
-                    logger.debug(
-                        "could not cancel hospital %d's round", spec.hospital_id
-                    )
+                row.error = f"no answer within round_timeout_s = {self.scenario.round_timeout_s:g}"
+                self.restart(seat)
                 continue
             try:
                 report: HospitalReport = ray.get(report_ref, timeout=0)
-                update = ray.get(update_ref, timeout=self.scenario.round_timeout_s)
+                remaining = max(0.0, deadline - time.monotonic())
+                update = ray.get(update_ref, timeout=remaining)
             except RayActorError as error:
                 row.status, row.error = HospitalStatus.CRASHED, first_line(error)
                 continue
             except RayTaskError as error:
                 row.status, row.error = HospitalStatus.ERROR, first_line(error)
                 continue
-            except GetTimeoutError as error:
-                row.status, row.error = HospitalStatus.TIMEOUT, first_line(error)
+            except GetTimeoutError:
+                row.status, row.error = (
+                    HospitalStatus.TIMEOUT,
+                    "update arrived too late",
+                )
                 continue
 
             row.examples = report.examples
             row.local_loss = report.local_loss
             row.update_norm = report.update_norm
             row.train_seconds = report.train_seconds
-            row.status, row.error = check_update(update, expected_size)
+            row.status, row.error = check_update(update, self.state.weights.size)
             if row.status == HospitalStatus.OK:
                 updates[spec.hospital_id] = update
-
         return rows, updates
+
+    def restart(self, seat: HospitalSeat) -> None:
+        """Kill a hospital actor that missed the deadline; Ray restarts it from its shard.
+
+        A hung actor would otherwise keep its queue blocked and miss every
+        later round too.
+        """
+        ray.kill(seat.actor, no_restart=False)
 
     def step(
         self, usable: list[HospitalRound], updates: dict[int, np.ndarray]
@@ -160,9 +233,8 @@ class Coordinator:
         counts = np.array([row.examples for row in usable], dtype=np.int64)
         outcome = self.aggregate(matrix, counts, **self.scenario.aggregator.params)
 
-        self.weights += (
-            np.float32(self.scenario.aggregator.server_learning_rate) * outcome.update
-        )
+        learning_rate = np.float32(self.scenario.aggregator.server_learning_rate)
+        self.state.weights += learning_rate * outcome.update
         for row, decision, share in zip(
             usable, outcome.decisions, outcome.contribution, strict=True
         ):
@@ -183,45 +255,52 @@ class Coordinator:
 
         result.evaluated = True
         if self.scenario.training == "federated":
-            self.trainer.weights.set(self.weights)
+            self.trainer.weights.set(self.state.weights)
             scores = score(self.trainer.predict(self.x_test), self.y_test)
             for key, value in scores.items():
                 setattr(result, key, value)
             return
 
+        # Each hospital scores its own weights in its own actor, in parallel.
         test_refs = (ray.put(self.x_test), ray.put(self.y_test))
+        by_hospital = {row.hospital: row for row in result.hospitals}
         calls = {
             seat.spec.hospital_id: seat.actor.evaluate.remote(
-                seat.spec.hospital_id, *test_refs
+                ray.put(self.state.local_weights[seat.spec.hospital_id]), *test_refs
             )
             for seat in self.seats
         }
-        by_hospital = {row.hospital: row for row in result.hospitals}
-        accuracies = []
+        scored = []
         for hospital_id, call in calls.items():
             try:
                 scores = ray.get(call, timeout=self.scenario.round_timeout_s)
             except (RayActorError, RayTaskError, GetTimeoutError) as error:
                 logger.info(
-                    "hospital %d could not be evaluated: %s",
-                    hospital_id,
-                    first_line(error),
+                    "hospital %d not evaluated: %s", hospital_id, first_line(error)
                 )
                 continue
-            row = by_hospital[hospital_id]
-            for key, value in scores.items():
-                setattr(row, f"test_{key}", value)
-            accuracies.append(scores)
+            row = by_hospital.get(hospital_id)
+            if row is not None:
+                for key, value in scores.items():
+                    setattr(row, f"test_{key}", value)
+            scored.append(scores)
 
-        for key in ("accuracy", "balanced_accuracy", "auroc", "loss"):
-            setattr(result, key, float(np.nanmean([item[key] for item in accuracies])))
-        result.accuracy_std = float(np.std([item["accuracy"] for item in accuracies]))
+        if scored:
+            for key in ("accuracy", "balanced_accuracy", "auroc", "loss"):
+                setattr(result, key, float(np.nanmean([item[key] for item in scored])))
+            result.accuracy_std = float(np.std([item["accuracy"] for item in scored]))
 
     # -- state ---------------------------------------------------------------------
 
-    def global_weights(self) -> np.ndarray:
-        """A copy of the global weights."""
-        return self.weights.copy()
+    def get_state(self) -> CoordinatorState:
+        """A copy of the state after the last completed round (for checkpoints)."""
+        return CoordinatorState(
+            self.state.completed_round,
+            self.state.weights.copy(),
+            None
+            if self.state.local_weights is None
+            else self.state.local_weights.copy(),
+        )
 
     def layout(self) -> dict[str, list]:
         """The flat vectors' layout (variable names and shapes) as plain data."""
@@ -232,7 +311,7 @@ class Coordinator:
         import tempfile
         from pathlib import Path
 
-        self.trainer.weights.set(self.weights)
+        self.trainer.weights.set(self.state.weights)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.keras"
             self.trainer.model.save(path)

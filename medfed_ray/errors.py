@@ -67,3 +67,7 @@ class QuorumError(MedfedError):
 
 class ResourceError(MedfedError):
     """The cluster cannot host the hospital actors the scenario asks for."""
+
+
+class RunStopped(MedfedError):
+    """A run was interrupted (Ctrl-C) after writing a checkpoint to resume from."""

@@ -46,21 +46,19 @@ class HospitalHost:
         }
 
     def train(
-        self, hospital_id: int, round_number: int, start_weights: np.ndarray | None
+        self, hospital_id: int, round_number: int, start_weights: np.ndarray
     ) -> tuple[np.ndarray, HospitalReport]:
         """Run one round for ``hospital_id``; see :meth:`Hospital.run_round`."""
         hospital = self.hospitals[hospital_id]
         return hospital.run_round(self.trainer, round_number, start_weights)
 
     def evaluate(
-        self, hospital_id: int, x: np.ndarray, y: np.ndarray
+        self, weights: np.ndarray, x: np.ndarray, y: np.ndarray
     ) -> dict[str, float]:
-        """Score ``hospital_id``'s own latest weights on ``(x, y)`` (local-only training)."""
+        """Score ``weights`` on ``(x, y)`` (a hospital's own model, in local-only training)."""
         from medfed_ray.metrics import score
 
-        hospital = self.hospitals[hospital_id]
-        if hospital.weights is not None:
-            self.trainer.weights.set(hospital.weights)
+        self.trainer.weights.set(weights)
         return score(self.trainer.predict(x), y)
 
     def ready(self) -> list[int]:

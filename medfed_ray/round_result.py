@@ -32,6 +32,7 @@ class HospitalRound:
     group: int
     behaviour: str
     status: str
+    attempt: int = 1
     examples: int = 0
     local_loss: float = float("nan")
     update_norm: float = float("nan")
@@ -59,6 +60,8 @@ class RoundResult:
     updates_rejected: int
     aggregation_seconds: float
     round_seconds: float
+    attempts: int = 1
+    quorum_met: bool = True
     evaluated: bool = False
     accuracy: float = float("nan")
     balanced_accuracy: float = float("nan")
@@ -70,5 +73,5 @@ class RoundResult:
     def row(self) -> dict:
         """The ``rounds.parquet`` row: every field but the hospital rows."""
         data = asdict(self)
-        del data["hospitals"]
+        del data["hospitals"], data["quorum_met"]
         return data

@@ -30,6 +30,7 @@ ROUND_SCHEMA = pa.schema(
         ("updates_rejected", pa.int64()),
         ("aggregation_seconds", pa.float64()),
         ("round_seconds", pa.float64()),
+        ("attempts", pa.int64()),
         ("evaluated", pa.bool_()),
         ("accuracy", pa.float64()),
         ("balanced_accuracy", pa.float64()),
@@ -47,6 +48,7 @@ HOSPITAL_SCHEMA = pa.schema(
         ("group", pa.int64()),
         ("behaviour", pa.string()),
         ("status", pa.string()),
+        ("attempt", pa.int64()),
         ("examples", pa.int64()),
         ("local_loss", pa.float64()),
         ("update_norm", pa.float64()),
@@ -103,7 +105,32 @@ class RunDirectory:
         self.rounds: list[dict[str, Any]] = []
         self.hospital_rows: list[dict[str, Any]] = []
         (path / "scenario.toml").write_text(
-            tomli_w.dumps(scenario.model_dump(mode="json"))
+            tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))
+        )
+
+    @classmethod
+    def reopen(
+        cls, path: Path, scenario: Scenario, completed_round: int
+    ) -> RunDirectory:
+        """Continue an earlier run: keep its rows up to ``completed_round``, drop later ones.
+
+        Rows after the checkpoint belong to rounds that will be run again.
+        """
+        run_dir = cls.__new__(cls)
+        run_dir.path, run_dir.scenario = path, scenario
+        run_dir.rounds = read_rows(path / "rounds.parquet", completed_round)
+        run_dir.hospital_rows = read_rows(path / "hospitals.parquet", completed_round)
+        return run_dir
+
+    def all_rounds(self) -> list[dict[str, Any]]:
+        """Every ``rounds.parquet`` row of the run so far."""
+        return list(self.rounds)
+
+    def add_failed_attempt(self, result: RoundResult) -> None:
+        """Record the hospital rows of an attempt that fell below quorum."""
+        self.hospital_rows.extend(asdict(row) for row in result.hospitals)
+        write_table(
+            self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
         )
 
     def add_round(self, result: RoundResult) -> None:
@@ -125,6 +152,14 @@ class RunDirectory:
         summary = {**summary, "versions": package_versions()}
         text = json.dumps(clean_for_json(summary), indent=2, allow_nan=False)
         (self.path / "summary.json").write_text(text + "\n")
+
+
+def read_rows(path: Path, last_round: int) -> list[dict[str, Any]]:
+    """Rows of a run table with ``round <= last_round`` (none if the file is absent)."""
+    if not path.exists():
+        return []
+    rows = pq.read_table(path).to_pylist()
+    return [row for row in rows if row["round"] <= last_round]
 
 
 def write_table(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> None:

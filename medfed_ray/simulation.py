@@ -12,10 +12,12 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError
 
-from medfed_ray.coordinator import CoordinatorActor, HospitalSeat
-from medfed_ray.data.datasets import Dataset, load_dataset
-from medfed_ray.data.partition import partition
-from medfed_ray.errors import ResourceError
+from medfed_ray.checkpoint import read_latest_checkpoint, write_checkpoint
+from medfed_ray.coordinator import CoordinatorActor, CoordinatorState, HospitalSeat
+from medfed_ray.data.datasets import Dataset
+from medfed_ray.data.hospital_data import prepare_hospital_data
+from medfed_ray.data.partition import split_validation
+from medfed_ray.errors import QuorumError, ResourceError, RunStopped
 from medfed_ray.hospital import HospitalSpec
 from medfed_ray.hospital_actor import HospitalActor
 from medfed_ray.round_result import RoundResult
@@ -90,16 +92,18 @@ def connect(
 
 def prepare_data(scenario: Scenario, seeds: Seeds) -> tuple[Dataset, list[np.ndarray]]:
     """Load the dataset and split its training part over the hospitals."""
-    dataset = load_dataset(scenario.dataset, seeds.data)
-    shards = partition(
-        dataset.y_train, scenario.num_hospitals, scenario.partition, seeds.partition
-    )
-    return dataset, shards
+    return prepare_hospital_data(scenario, seeds.data, seeds.partition)
 
 
 def check_resources(scenario: Scenario) -> None:
-    """Fail before any actor starts if the cluster cannot host every hospital."""
+    """Fail before any actor starts if the cluster cannot host every hospital.
+
+    Checks the total over the cluster and that each group's per-hospital
+    share fits on at least one node: an actor never spans nodes, so eight
+    1-CPU nodes cannot host a hospital that asks for 1.5 CPUs.
+    """
     available = ray.cluster_resources()
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
     for resource, key in (("CPU", "num_cpus"), ("GPU", "num_gpus")):
         needed = sum(getattr(group, key) * group.count for group in scenario.hospitals)
         have = float(available.get(resource, 0.0))
@@ -109,6 +113,15 @@ def check_resources(scenario: Scenario) -> None:
                 f"over hospital groups) but the Ray cluster has {have:g}. Lower {key} "
                 "per hospital group, or run on a larger cluster with --address."
             )
+        largest = max((float(node.get(resource, 0.0)) for node in nodes), default=0.0)
+        for index, group in enumerate(scenario.hospitals):
+            share = getattr(group, key)
+            if share > largest + 1e-9:
+                raise ResourceError(
+                    f"hospitals[{index}] asks for {key} = {share:g} per hospital but the "
+                    f"largest Ray node has {largest:g} {resource}s; an actor cannot span "
+                    f"nodes. Lower hospitals[{index}].{key}."
+                )
 
 
 def start_hospitals(
@@ -117,7 +130,10 @@ def start_hospitals(
     """Start one actor per hospital, each given its shard through the object store."""
     seats = []
     group_of = scenario.hospital_groups()
-    for hospital_id, indices in enumerate(shards):
+    local_splits = split_validation(
+        shards, scenario.dataset.validation_fraction, seeds.partition
+    )
+    for hospital_id, (train, validation) in enumerate(local_splits):
         group = scenario.hospitals[group_of[hospital_id]]
         spec = HospitalSpec(
             hospital_id=hospital_id,
@@ -126,13 +142,23 @@ def start_hospitals(
             scale=group.scale,
             std=group.std,
             seed=seeds.hospitals[hospital_id],
+            active_rounds=group.active_rounds,
         )
+        # Each hospital's training and local validation split, by reference.
         shard_refs = (
-            ray.put(dataset.x_train[indices]),
-            ray.put(dataset.y_train[indices]),
+            ray.put(dataset.x_train[train]),
+            ray.put(dataset.y_train[train]),
+            ray.put(dataset.x_train[validation]),
+            ray.put(dataset.y_train[validation]),
         )
+        # A crashed or cut-off actor is restarted by Ray with the same
+        # constructor arguments (its shard references); the round it was in
+        # is not retried, since the coordinator has closed it without it.
         actor = HospitalActor.options(
-            num_cpus=group.num_cpus, num_gpus=group.num_gpus, name=None
+            num_cpus=group.num_cpus,
+            num_gpus=group.num_gpus,
+            max_restarts=-1,
+            max_task_retries=0,
         ).remote(
             [spec],
             [shard_refs],
@@ -142,7 +168,7 @@ def start_hospitals(
             dataset.num_classes,
             group.num_cpus,
         )
-        seats.append(HospitalSeat(spec, actor))
+        seats.append(HospitalSeat(spec, actor, shard_refs))
 
     try:
         ray.get(
@@ -161,12 +187,25 @@ def run_simulation(
     out: Path,
     on_round: Callable[[RoundResult], None] | None = None,
     address: str | None = None,
+    resume: bool = False,
+    stop_after_round: int | None = None,
 ) -> RunOutcome:
-    """Run ``scenario`` to the end and write its run directory at ``out``."""
+    """Run ``scenario`` and write its run directory at ``out``.
+
+    With ``resume``, ``out`` is an earlier run directory: the run continues
+    after its latest checkpoint and ends as an uninterrupted run would.
+    ``stop_after_round`` ends the run early after that round, with a
+    checkpoint, as Ctrl-C does (used to test resuming).
+    """
     started = time.perf_counter()
     seeds = Seeds.from_scenario(scenario)
     dataset, shards = prepare_data(scenario, seeds)
-    run_dir = RunDirectory(out, scenario)
+    state = read_latest_checkpoint(out) if resume else None
+    if state is not None:
+        run_dir = RunDirectory.reopen(out, scenario, state.completed_round)
+        logger.info("resuming %s after round %d", out, state.completed_round)
+    else:
+        run_dir = RunDirectory(out, scenario)
 
     connect(address)
     check_resources(scenario)
@@ -179,33 +218,107 @@ def run_simulation(
         dataset.input_shape,
         dataset.num_classes,
         seeds.model,
+        state,
     )
     startup_seconds = time.perf_counter() - started
     logger.info("%d hospitals ready after %.1f s", len(seats), startup_seconds)
 
+    first_round = 1 if state is None else state.completed_round + 1
+    last_state = state
     results: list[RoundResult] = []
     try:
-        for round_number in range(1, scenario.rounds + 1):
-            result = ray.get(coordinator.run_round.remote(round_number))
+        for round_number in range(first_round, scenario.rounds + 1):
+            result = run_round_with_retries(
+                coordinator, scenario, round_number, run_dir
+            )
             results.append(result)
             log_round(result, scenario.rounds)
             run_dir.add_round(result)
+            # The state of every completed round is kept on the driver, so a
+            # checkpoint can be written even if the actors are already gone.
+            last_state = ray.get(coordinator.get_state.remote())
             if on_round is not None:
                 on_round(result)
+            if due_for_checkpoint(scenario, round_number):
+                write_checkpoint(out, last_state)
+            if stop_after_round is not None and round_number >= stop_after_round:
+                raise RunInterrupted(out, round_number, last_state)
 
         run_dir.write_model(
             ray.get(coordinator.model_file_bytes.remote()),
             ray.get(coordinator.layout.remote()),
         )
+    except KeyboardInterrupt:
+        raise interrupted(out, last_state) from None
+    except RunInterrupted as stop:
+        raise interrupted(out, stop.state) from None
     finally:
         for actor in [coordinator, *(seat.actor for seat in seats)]:
             ray.kill(actor)
 
     summary = summarize(
-        scenario, results, shards, time.perf_counter() - started, startup_seconds
+        scenario,
+        run_dir.all_rounds(),
+        shards,
+        time.perf_counter() - started,
+        startup_seconds,
     )
     run_dir.write_summary(summary)
     return RunOutcome(out, results, summary)
+
+
+def run_round_with_retries(
+    coordinator: ray.actor.ActorHandle,
+    scenario: Scenario,
+    round_number: int,
+    run_dir: RunDirectory,
+) -> RoundResult:
+    """Run a round; below quorum retry it or stop, as ``on_quorum_failure`` says.
+
+    Every failed attempt's hospital rows are recorded with their attempt number.
+    """
+    retries = scenario.max_round_retries if scenario.on_quorum_failure == "retry" else 0
+    for attempt in range(1, retries + 2):
+        result = ray.get(coordinator.run_round.remote(round_number, attempt))
+        if result.quorum_met:
+            return result
+        run_dir.add_failed_attempt(result)
+        logger.warning(
+            "round %d attempt %d: %d usable updates, below min_hospitals = %d%s",
+            round_number,
+            attempt,
+            result.updates_received,
+            scenario.min_hospitals,
+            "; retrying" if attempt <= retries else "",
+        )
+    raise QuorumError(round_number, result.updates_received, scenario.min_hospitals)
+
+
+def due_for_checkpoint(scenario: Scenario, round_number: int) -> bool:
+    """Checkpoint every ``checkpoint_every`` rounds (0: never on schedule)."""
+    every = scenario.checkpoint_every
+    return every > 0 and round_number % every == 0
+
+
+class RunInterrupted(Exception):
+    """Internal signal: stop after this round as if interrupted."""
+
+    def __init__(self, path: Path, round_number: int, state: CoordinatorState):
+        super().__init__(round_number)
+        self.path, self.round_number, self.state = path, round_number, state
+
+
+def interrupted(out: Path, state: CoordinatorState | None) -> RunStopped:
+    """Write a checkpoint of the last completed round and say how to resume."""
+    if state is None or state.completed_round == 0:
+        return RunStopped(
+            f"interrupted before the first round finished; nothing to resume in {out}"
+        )
+    write_checkpoint(out, state)
+    return RunStopped(
+        f"interrupted after round {state.completed_round}; a checkpoint is in "
+        f"{out / 'checkpoints'}. Resume with: medfed run --resume {out}"
+    )
 
 
 def log_round(result: RoundResult, total_rounds: int) -> None:
@@ -233,13 +346,13 @@ def log_round(result: RoundResult, total_rounds: int) -> None:
 
 def summarize(
     scenario: Scenario,
-    results: list[RoundResult],
+    rounds: list[dict],
     shards: list[np.ndarray],
     wall_seconds: float,
     startup_seconds: float,
 ) -> dict:
-    """The facts of ``summary.json``: final scores, rounds, time, seed."""
-    evaluated = [result for result in results if result.evaluated]
+    """The facts of ``summary.json`` from the ``rounds.parquet`` rows of the whole run."""
+    evaluated = [row for row in rounds if row["evaluated"]]
     final = evaluated[-1] if evaluated else None
     scores = ("accuracy", "balanced_accuracy", "auroc", "loss", "accuracy_std")
     return {
@@ -247,10 +360,10 @@ def summarize(
         "training": scenario.training,
         "aggregator": scenario.aggregator.name,
         "seed": scenario.seed,
-        "rounds": len(results),
+        "rounds": len(rounds),
         "hospitals": scenario.num_hospitals,
         "examples_per_hospital": [len(shard) for shard in shards],
-        "final": {key: getattr(final, key) for key in scores} if final else None,
+        "final": {key: final[key] for key in scores} if final else None,
         "wall_seconds": wall_seconds,
         "startup_seconds": startup_seconds,
     }

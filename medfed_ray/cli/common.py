@@ -9,12 +9,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from medfed_ray.errors import MedfedError, ScenarioError
+from medfed_ray.errors import MedfedError, RunStopped, ScenarioError
 
 EXIT_FAILURE = 1
 """A run failed (too few hospitals answered, the cluster was too small, ...)."""
 EXIT_USAGE = 2
 """The input was wrong: bad scenario, bad option. Nothing ran."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: a checkpoint was written; the run can be resumed (128 + SIGINT)."""
 
 DEFAULT_SCENARIO = Path("scenarios") / "quickstart.toml"
 
@@ -42,6 +44,9 @@ def user_errors() -> Iterator[None]:
     """Show medfed-ray's own errors as a message and an exit code, not a traceback."""
     try:
         yield
+    except RunStopped as error:
+        typer.echo(f"Stopped: {error}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except ScenarioError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -17,13 +17,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from medfed_ray.cli.common import console, resolve_scenario_path, user_errors
+from medfed_ray.cli.common import (
+    EXIT_USAGE,
+    console,
+    resolve_scenario_path,
+    user_errors,
+)
 
 logger = logging.getLogger(__name__)
 
 SET_HELP = (
     "Override a scenario field, e.g. --set rounds=5 --set aggregator.name=median."
 )
+RESUME_HELP = "Continue an interrupted run from its latest checkpoint in RUN_DIR."
 OUT_HELP = "Run directory to write (default: runs/<scenario>-<timestamp>)."
 ADDRESS_HELP = (
     "Join an existing Ray cluster: 'auto' or HOST:PORT (default: a local runtime)."
@@ -40,16 +46,32 @@ def run_command(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help=OUT_HELP)] = None,
     address: Annotated[str | None, typer.Option("--address", help=ADDRESS_HELP)] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help=RESUME_HELP, show_default=False)
+    ] = None,
 ) -> None:
     """Run a federated (or local-only) training scenario."""
     from medfed_ray.run_directory import default_run_directory
     from medfed_ray.scenario import load_scenario
     from medfed_ray.simulation import run_simulation
 
+    if resume is not None and (scenario_file or overrides or out):
+        typer.echo(
+            "Error: --resume RUN_DIR continues that run with its own scenario.toml; "
+            "do not give a scenario file, --set or --out with it",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+
     with user_errors():
-        path = resolve_scenario_path(scenario_file)
-        scenario, _ = load_scenario(path, overrides or [])
-        out = out or default_run_directory(scenario)
+        if resume is not None:
+            path = resume / "scenario.toml"
+            scenario, _ = load_scenario(path)
+            out = resume
+        else:
+            path = resolve_scenario_path(scenario_file)
+            scenario, _ = load_scenario(path, overrides or [])
+            out = out or default_run_directory(scenario)
         console.print(
             f"Scenario [bold]{scenario.name}[/bold]: {scenario.num_hospitals} hospitals, "
             f"{scenario.rounds} rounds, {scenario.training} training, "
@@ -87,7 +109,13 @@ def run_command(
                         highlight=False,
                     )
 
-            outcome = run_simulation(scenario, out, on_round=on_round, address=address)
+            outcome = run_simulation(
+                scenario,
+                out,
+                on_round=on_round,
+                address=address,
+                resume=resume is not None,
+            )
 
     console.print(summary_table(outcome.summary, time.perf_counter() - started))
     console.print(f"Run directory: {outcome.path}", highlight=False)

@@ -1,0 +1,95 @@
+"""Checkpoints of a run, written without pickle: ``.npy`` arrays and a JSON record.
+
+A checkpoint holds what the coordinator's rounds change (global weights, and
+in local-only training every hospital's weights) and the round it was taken
+after. Hospital generators are derived from (seed, round) and need no state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from medfed_ray.coordinator import CoordinatorState
+from medfed_ray.errors import MedfedError
+
+logger = logging.getLogger(__name__)
+
+FOLDER = "checkpoints"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(MedfedError):
+    """A run directory has no usable checkpoint to resume from."""
+
+
+def checkpoint_path(run_dir: Path, round_number: int) -> Path:
+    """``RUN_DIR/checkpoints/round-000012``: sortable by name."""
+    return run_dir / FOLDER / f"round-{round_number:06d}"
+
+
+def write_checkpoint(run_dir: Path, state: CoordinatorState) -> Path:
+    """Write ``state`` atomically (a temporary folder renamed into place)."""
+    final = checkpoint_path(run_dir, state.completed_round)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+
+    np.save(partial / "weights.npy", state.weights, allow_pickle=False)
+    if state.local_weights is not None:
+        np.save(partial / "local_weights.npy", state.local_weights, allow_pickle=False)
+    record = {
+        "format_version": FORMAT_VERSION,
+        "completed_round": state.completed_round,
+        "has_local_weights": state.local_weights is not None,
+    }
+    (partial / "checkpoint.json").write_text(json.dumps(record, indent=1) + "\n")
+
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    logger.info("checkpoint after round %d written to %s", state.completed_round, final)
+    return final
+
+
+def read_latest_checkpoint(run_dir: Path) -> CoordinatorState:
+    """The newest complete checkpoint of ``run_dir``; raise ``CheckpointError`` if none."""
+    folder = run_dir / FOLDER
+    candidates = sorted(
+        path
+        for path in folder.glob("round-*")
+        if path.is_dir() and not path.name.endswith(".partial")
+    )
+    if not candidates:
+        raise CheckpointError(
+            f"{run_dir} has no checkpoint to resume from (looked in {folder}); "
+            "runs write one every checkpoint_every rounds and on Ctrl-C"
+        )
+    return read_checkpoint(candidates[-1])
+
+
+def read_checkpoint(path: Path) -> CoordinatorState:
+    """Load one checkpoint folder, checking its record and arrays."""
+    try:
+        record = json.loads((path / "checkpoint.json").read_text())
+        weights = np.load(path / "weights.npy", allow_pickle=False)
+        local = None
+        if record.get("has_local_weights"):
+            local = np.load(path / "local_weights.npy", allow_pickle=False)
+    except (OSError, ValueError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
+
+    if record.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {record.get('format_version')!r}; "
+            f"this medfed-ray reads version {FORMAT_VERSION}"
+        )
+    if weights.dtype != np.float32 or weights.ndim != 1:
+        raise CheckpointError(
+            f"checkpoint {path}: weights.npy must be a 1-D float32 array; "
+            f"found {weights.dtype} with shape {weights.shape}"
+        )
+    return CoordinatorState(int(record["completed_round"]), weights, local)
