@@ -39,11 +39,20 @@ class WeightLayout:
 
 
 def build_model(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int):
-    """Build the scenario's Keras model; the output is a softmax over ``num_classes``."""
+    """Build the scenario's Keras model; the output is a softmax over ``num_classes``.
+
+    ``cnn`` needs images ``(height, width, channels)``; it raises ``ValueError``
+    for other input (:func:`check_model_input` says so before any actor starts).
+    """
     import keras
 
+    check_model_input(config, input_shape)
     inputs = keras.Input(shape=input_shape, name="features")
-    hidden = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    hidden = inputs
+    if config.name == "cnn":
+        hidden = convolution_blocks(hidden, config)
+    if len(hidden.shape) > 2:
+        hidden = keras.layers.Flatten()(hidden)
     for index, units in enumerate(config.hidden_units):
         hidden = keras.layers.Dense(units, activation="relu", name=f"dense_{index}")(
             hidden
@@ -52,6 +61,35 @@ def build_model(config: ModelConfig, input_shape: tuple[int, ...], num_classes: 
         hidden
     )
     return keras.Model(inputs, outputs, name=config.name)
+
+
+def convolution_blocks(hidden, config: ModelConfig):
+    """A small LeNet-style stack: per entry of ``conv_filters``, a same-padded
+    convolution with ReLU, then 2x2 max pooling while the image is at least 2
+    pixels wide (LeCun et al., Proc. IEEE 86(11), 1998)."""
+    import keras
+
+    for index, filters in enumerate(config.conv_filters):
+        hidden = keras.layers.Conv2D(
+            filters,
+            config.kernel_size,
+            padding="same",
+            activation="relu",
+            name=f"conv_{index}",
+        )(hidden)
+        if min(hidden.shape[1], hidden.shape[2]) >= 2:
+            hidden = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(hidden)
+    return hidden
+
+
+def check_model_input(config: ModelConfig, input_shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` when the model cannot take examples of ``input_shape``."""
+    if config.name == "cnn" and len(input_shape) != 3:
+        raise ValueError(
+            f"model.name = 'cnn' needs image examples of shape (height, width, "
+            f"channels); this dataset's examples have shape {tuple(input_shape)}. "
+            "Use model.name = 'mlp' or an image dataset"
+        )
 
 
 def layout_of(model) -> WeightLayout:

@@ -79,7 +79,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         ),
         pytest.param(
             'name = "t"\n[dataset]\nname = "mnist"\n' + HOSPITALS,
-            "dataset.name: input should be 'breast_cancer' or 'digits' (found 'mnist')",
+            "dataset.name: input should be 'breast_cancer', 'digits', 'medmnist', 'npz', "
+            "'parquet' or 'synthetic' (found 'mnist')",
             id="unknown-dataset",
         ),
         pytest.param(

@@ -24,27 +24,163 @@ Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 Count = Annotated[int, Field(ge=1)]
 
 
-class DatasetConfig(Section):
-    """Which data the hospitals hold and how much of it is the global test set."""
+DatasetName = Literal[
+    "breast_cancer", "digits", "medmnist", "npz", "parquet", "synthetic"
+]
+FILE_DATASETS = ("medmnist", "npz", "parquet")
+"""Datasets read from files the user gives (``path`` or ``files``)."""
+MEDMNIST_SIZES = (28, 64, 128, 224)
 
-    name: Literal["breast_cancer", "digits"] = "breast_cancer"
+
+class DatasetConfig(Section):
+    """Which data the hospitals hold and how much of it is the global test set.
+
+    Fields that belong to one source (``label_column`` to ``parquet``, the
+    ``synthetic_*`` fields to ``synthetic``, ...) may be left at their
+    defaults with any other source, so a resolved scenario loads unchanged.
+    """
+
+    name: DatasetName = "breast_cancer"
+    path: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    files: (
+        Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=100_000)]
+        | None
+    ) = None
+    flavour: Annotated[str, Field(pattern=r"^[a-z0-9]{1,32}$")] | None = None
+    size: Literal[28, 64, 128, 224] = 28
     test_fraction: Fraction = 0.2
+    validation_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     standardize: bool = True
+    max_train_samples: Annotated[int, Field(ge=1)] | None = None
+    features_key: Annotated[str, Field(min_length=1)] = "x"
+    labels_key: Annotated[str, Field(min_length=1)] = "y"
+    test_features_key: Annotated[str, Field(min_length=1)] | None = None
+    test_labels_key: Annotated[str, Field(min_length=1)] | None = None
+    label_column: Annotated[str, Field(min_length=1)] = "label"
+    image_column: Annotated[str, Field(min_length=1)] | None = None
+    feature_columns: list[Annotated[str, Field(min_length=1)]] | None = None
+    synthetic_samples: Annotated[int, Field(ge=2, le=100_000_000)] = 1000
+    synthetic_classes: Annotated[int, Field(ge=2, le=10_000)] = 2
+    synthetic_shape: Annotated[list[Count], Field(min_length=1, max_length=4)] = [16]
+
+    @model_validator(mode="after")
+    def _check_source_fields(self) -> DatasetConfig:
+        defaults = DatasetConfig.model_construct()
+        owners = {
+            "npz": (
+                "features_key",
+                "labels_key",
+                "test_features_key",
+                "test_labels_key",
+            ),
+            "parquet": ("label_column", "image_column", "feature_columns"),
+            "synthetic": ("synthetic_samples", "synthetic_classes", "synthetic_shape"),
+            "medmnist": ("flavour", "size"),
+        }
+        for owner, fields in owners.items():
+            for field in fields:
+                if owner != self.name and getattr(self, field) != getattr(
+                    defaults, field
+                ):
+                    raise ValueError(
+                        f"'{field}' applies only to dataset {owner!r}, not {self.name!r}"
+                    )
+
+        has_file = self.path is not None or self.files is not None
+        if self.name not in FILE_DATASETS and has_file:
+            raise ValueError(
+                f"'path' and 'files' apply only to datasets read from files "
+                f"({', '.join(FILE_DATASETS)}), not {self.name!r}"
+            )
+        if self.path is not None and self.files is not None:
+            raise ValueError("give either 'path' or 'files', not both")
+        if self.name in FILE_DATASETS and not has_file:
+            if not (self.name == "medmnist" and self.flavour is not None):
+                hint = (
+                    ", or 'flavour' (e.g. \"pneumoniamnist\") to use a file fetched "
+                    "with `medfed data fetch`"
+                    if self.name == "medmnist"
+                    else ""
+                )
+                raise ValueError(
+                    f"dataset {self.name!r} needs 'path' (one file) or 'files' "
+                    f"(one file per hospital){hint}"
+                )
+        if self.image_column is not None and self.feature_columns is not None:
+            raise ValueError(
+                "give either 'image_column' or 'feature_columns', not both"
+            )
+        if (self.test_features_key is None) != (self.test_labels_key is None):
+            raise ValueError(
+                "'test_features_key' and 'test_labels_key' go together: give both or "
+                "neither"
+            )
+        return self
+
+
+PartitionName = Literal["iid", "dirichlet", "shards", "quantity", "by_file"]
 
 
 class PartitionConfig(Section):
-    """How the training samples are spread over hospitals."""
+    """How the training samples are spread over hospitals.
 
-    name: Literal["iid", "dirichlet"] = "dirichlet"
+    ``alpha`` applies to ``dirichlet``, ``classes_per_hospital`` to
+    ``shards``, and ``distribution``/``sigma``/``exponent`` to ``quantity``.
+    """
+
+    name: PartitionName = "dirichlet"
     alpha: Annotated[float, Field(gt=0.0, le=1e6)] = 0.5
     min_samples: Count = 10
+    classes_per_hospital: Annotated[int, Field(ge=1, le=10_000)] = 2
+    distribution: Literal["lognormal", "powerlaw"] = "lognormal"
+    sigma: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    exponent: Annotated[float, Field(gt=0.0, le=10.0)] = 1.5
+
+    @model_validator(mode="after")
+    def _check_partition_fields(self) -> PartitionConfig:
+        owners = {
+            "classes_per_hospital": ("shards", 2),
+            "distribution": ("quantity", "lognormal"),
+            "sigma": ("quantity", 1.0),
+            "exponent": ("quantity", 1.5),
+        }
+        for field, (owner, default) in owners.items():
+            if getattr(self, field) != default and self.name != owner:
+                raise ValueError(
+                    f"'{field}' applies only to partition {owner!r}, not {self.name!r}"
+                )
+        if self.sigma != 1.0 and self.distribution != "lognormal":
+            raise ValueError("'sigma' applies only to distribution 'lognormal'")
+        if self.exponent != 1.5 and self.distribution != "powerlaw":
+            raise ValueError("'exponent' applies only to distribution 'powerlaw'")
+        return self
 
 
 class ModelConfig(Section):
-    """The Keras model every hospital trains."""
+    """The Keras model every hospital trains.
 
-    name: Literal["mlp"] = "mlp"
+    ``mlp`` flattens its input into ``hidden_units`` dense layers; ``cnn``
+    puts ``conv_filters`` convolution blocks (3x3 convolution, ReLU, 2x2 max
+    pooling) in front of them and needs image input.
+    """
+
+    name: Literal["mlp", "cnn"] = "mlp"
     hidden_units: Annotated[list[Count], Field(max_length=16)] = [32, 16]
+    conv_filters: Annotated[
+        list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1, max_length=8)
+    ] = [16, 32]
+    kernel_size: Annotated[int, Field(ge=1, le=15)] = 3
+
+    @model_validator(mode="after")
+    def _check_model_fields(self) -> ModelConfig:
+        if self.name != "cnn" and (
+            self.conv_filters != [16, 32] or self.kernel_size != 3
+        ):
+            raise ValueError(
+                f"'conv_filters' and 'kernel_size' apply only to model 'cnn', "
+                f"not {self.name!r}"
+            )
+        return self
 
 
 class LocalTrainingConfig(Section):
