@@ -109,15 +109,16 @@ def partition_table(scenario, counts, splits) -> Table:
     """One row per hospital: samples, train/validation sizes and label counts."""
     num_classes = counts.shape[1]
     table = Table(title=f"{scenario.name}: partition {scenario.partition.name}")
-    for heading in ("hospital", "samples", "train", "validation"):
+    for heading in ("hospital", "samples", "train", "val"):
         table.add_column(heading, justify="right")
     wide = num_classes > MAX_CLASS_COLUMNS
     if wide:
         table.add_column("classes held", justify="right")
         table.add_column("largest class", justify="right")
     else:
+        table.caption = "columns 0, 1, ...: training samples of each class"
         for label in range(num_classes):
-            table.add_column(f"class {label}", justify="right")
+            table.add_column(str(label), justify="right")
 
     for hospital, (row, (train, validation)) in enumerate(
         zip(counts, splits, strict=True)
