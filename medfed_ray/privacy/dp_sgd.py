@@ -34,7 +34,7 @@ class DpSgdSchedule:
 
     @classmethod
     def for_hospital(cls, examples: int, batch_size: int, epochs: int) -> DpSgdSchedule:
-        """Rate ``min(1, batch_size / examples)``, ``epochs * ceil(examples / batch_size)`` steps."""
+        """Rate ``min(1, B / n)`` and ``epochs * ceil(n / B)`` steps for ``n`` examples."""
         rate = min(1.0, batch_size / max(examples, 1))
         steps = epochs * math.ceil(examples / batch_size)
         return cls(rate, steps, rate * examples)
