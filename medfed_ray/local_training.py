@@ -62,6 +62,8 @@ class LocalTrainer:
 
         self._train_step = train_step
         self._predict = predict
+        self.input_shape = tuple(input_shape)
+        self._dp_sgd_steps: dict[float, tuple] = {}
         # The optimizer's variables hold its learning rate and step count as
         # well as its slots; restoring their values as built resets it fully.
         self._optimizer_variables = [
@@ -70,6 +72,19 @@ class LocalTrainer:
         self._optimizer_initial = [
             variable.numpy() for variable in self._optimizer_variables
         ]
+
+    def dp_sgd_step(self, l2_norm_clip: float) -> tuple:
+        """The compiled DP-SGD step for ``l2_norm_clip`` and its noise length, built once.
+
+        See :func:`medfed_ray.privacy.dp_sgd.build_dp_sgd_step`.
+        """
+        if l2_norm_clip not in self._dp_sgd_steps:
+            from medfed_ray.privacy.dp_sgd import build_dp_sgd_step
+
+            self._dp_sgd_steps[l2_norm_clip] = build_dp_sgd_step(
+                self.model, self.optimizer, self.loss_fn, self.input_shape, l2_norm_clip
+            )
+        return self._dp_sgd_steps[l2_norm_clip]
 
     def reset_optimizer(self) -> None:
         """Restore the optimizer to its state as built: each round starts fresh."""

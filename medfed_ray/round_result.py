@@ -69,9 +69,15 @@ class RoundResult:
     loss: float = float("nan")
     accuracy_std: float = float("nan")
     hospitals: list[HospitalRound] = field(default_factory=list)
+    epsilon: float = float("nan")
+    """Epsilon at the scenario's delta after this round (the largest over privacy
+    levels); NaN without privacy. The details are in ``privacy``."""
+    privacy: list[dict] = field(default_factory=list)
+    """This round's ``privacy.parquet`` rows, one per privacy level."""
 
     def row(self) -> dict:
         """The ``rounds.parquet`` row: every field but the hospital rows."""
         data = asdict(self)
         del data["hospitals"], data["quorum_met"]
+        del data["privacy"]
         return data

@@ -10,6 +10,7 @@ import typer
 from medfed_ray import __version__
 from medfed_ray.cli.bench import bench_app
 from medfed_ray.cli.data import data_app
+from medfed_ray.cli.privacy import privacy_app
 from medfed_ray.cli.report import report_command
 from medfed_ray.cli.run import run_command
 from medfed_ray.cli.validate import validate_command
@@ -58,6 +59,7 @@ app.command("validate")(validate_command)
 app.command("report")(report_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(data_app, name="data")
+app.add_typer(privacy_app, name="privacy")
 
 
 def main() -> None:
