@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medfed_ray.data.errors import DataFileError
 from medfed_ray.data.npz_reading import NpzArrays, check_features, check_labels
 from medfed_ray.data.raw import RawSplits, as_images
 
@@ -32,8 +33,6 @@ def read_npz(
         x_test = arrays.get(test_features_key)
         check_features(path, test_features_key, x_test)
         if x_test.shape[1:] != x.shape[1:]:
-            from medfed_ray.data.errors import DataFileError
-
             raise DataFileError(
                 path,
                 f"does not match the shape of {features_key!r}",
