@@ -8,15 +8,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import (
+    ActorUnavailableError,
+    GetTimeoutError,
+    RayActorError,
+    RayTaskError,
+)
 
 from medfed_ray.aggregators import get_aggregator
 from medfed_ray.hospital import HospitalReport, HospitalSpec
+from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.runtime import configure_tensorflow
 from medfed_ray.scenario.schema import Scenario
 
 logger = logging.getLogger(__name__)
+
+ACTOR_START_TIMEOUT_S = 300.0
+"""How long a restarted hospital actor may take to come back before a round."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class Coordinator:
             scenario.model, scenario.local, input_shape, num_classes
         )
         self.aggregate = get_aggregator(scenario.aggregator.name)
+        self.restarting: set[int] = set()
 
         if state is None:
             weights = self.trainer.weights.get()
@@ -91,6 +101,13 @@ class Coordinator:
             np.array(state.weights, dtype=np.float32),
             None if state.local_weights is None else np.array(state.local_weights),
         )
+        # Sampling, central noise and the privacy ledgers; the ledgers are
+        # rebuilt from the completed rounds, so a resumed run needs no more state.
+        self.privacy = FederationPrivacy(
+            scenario,
+            {seat.spec.hospital_id: seat.spec.examples for seat in self.seats},
+            self.state.completed_round,
+        )
 
     # -- the round -----------------------------------------------------------------
 
@@ -98,6 +115,7 @@ class Coordinator:
         """Run one round; below quorum return the result unapplied (``quorum_met`` False)."""
         started = time.perf_counter()
         seats = self.select_participants(round_number)
+        self.wait_for_restarts(seats)
         calls = self.start_training(round_number, seats)
         rows, updates = self.collect(round_number, attempt, seats, calls)
 
@@ -111,17 +129,22 @@ class Coordinator:
             attempts=attempt,
             hospitals=rows,
         )
-        if len(usable) < self.scenario.min_hospitals:
+        # With hospital sampling the quorum counts among the sampled hospitals.
+        if len(usable) < min(self.scenario.min_hospitals, len(seats)):
             result.quorum_met = False
             result.round_seconds = time.perf_counter() - started
             return result
 
         if self.scenario.training == "federated":
-            result.aggregation_seconds = self.step(usable, updates)
+            result.aggregation_seconds = self.step(usable, updates, round_number)
         else:
             for row in usable:
                 self.state.local_weights[row.hospital] += updates[row.hospital]
         self.state.completed_round = round_number
+        if self.privacy.enabled:
+            self.privacy.record_round(round_number)
+            result.privacy = self.privacy.rows(round_number, len(seats))
+            result.epsilon = max(row["epsilon"] for row in result.privacy)
 
         if self.should_evaluate(round_number):
             self.evaluate(result)
@@ -129,8 +152,17 @@ class Coordinator:
         return result
 
     def select_participants(self, round_number: int) -> list[HospitalSeat]:
-        """The hospitals asked to train in ``round_number``: all of them."""
-        return self.seats
+        """The hospitals asked to train in ``round_number``: all, or a seeded sample."""
+        chosen = set(self.privacy.participants(round_number).tolist())
+        return [seat for seat in self.seats if seat.spec.hospital_id in chosen]
+
+    def privacy_check(self, round_number: int) -> BudgetCheck | None:
+        """Epsilon if ``round_number`` ran, against ``max_epsilon`` (None without privacy)."""
+        return self.privacy.check_budget(round_number) if self.privacy.enabled else None
+
+    def privacy_summary(self) -> dict | None:
+        """The privacy facts for ``summary.json`` (None without privacy)."""
+        return self.privacy.summary() if self.privacy.enabled else None
 
     def start_training(
         self, round_number: int, seats: list[HospitalSeat]
@@ -196,6 +228,7 @@ class Coordinator:
                 update = ray.get(update_ref, timeout=remaining)
             except RayActorError as error:
                 row.status, row.error = HospitalStatus.CRASHED, first_line(error)
+                self.restarting.add(spec.hospital_id)
                 continue
             except RayTaskError as error:
                 row.status, row.error = HospitalStatus.ERROR, first_line(error)
@@ -223,15 +256,64 @@ class Coordinator:
         later round too.
         """
         ray.kill(seat.actor, no_restart=False)
+        self.restarting.add(seat.spec.hospital_id)
+
+    def wait_for_restarts(self, seats: list[HospitalSeat]) -> None:
+        """Let restarted actors finish starting before the round's deadline begins.
+
+        Re-importing TensorFlow and rebuilding the model takes seconds; counting
+        that against ``round_timeout_s`` could cut a restarted hospital off again
+        and again. An actor still not up after ``actor_start_timeout_s`` stays
+        marked and will simply miss this round's deadline.
+        """
+        waiting = [seat for seat in seats if seat.spec.hospital_id in self.restarting]
+        deadline = time.monotonic() + ACTOR_START_TIMEOUT_S
+        for seat in waiting:
+            # Calls made while Ray is still restarting the actor fail at once
+            # with ActorUnavailableError, so ask again until it answers.
+            while time.monotonic() < deadline:
+                try:
+                    ray.get(
+                        seat.actor.ready.remote(), timeout=deadline - time.monotonic()
+                    )
+                except ActorUnavailableError:
+                    time.sleep(0.5)
+                    continue
+                except (RayActorError, GetTimeoutError) as error:
+                    logger.warning(
+                        "hospital %d did not come back: %s",
+                        seat.spec.hospital_id,
+                        first_line(error),
+                    )
+                    break
+                self.restarting.discard(seat.spec.hospital_id)
+                break
 
     def step(
-        self, usable: list[HospitalRound], updates: dict[int, np.ndarray]
+        self,
+        usable: list[HospitalRound],
+        updates: dict[int, np.ndarray],
+        round_number: int = 0,
     ) -> float:
         """Aggregate the usable updates in hospital-id order and move the global model."""
         started = time.perf_counter()
-        matrix = np.stack([updates[row.hospital] for row in usable])
+        size = self.state.weights.size
+        matrix = (
+            np.stack([updates[row.hospital] for row in usable])
+            if usable
+            else np.zeros((0, size), dtype=np.float32)
+        )
         counts = np.array([row.examples for row in usable], dtype=np.int64)
-        outcome = self.aggregate(matrix, counts, **self.scenario.aggregator.params)
+        params = self.scenario.aggregator.params
+        if self.scenario.privacy.mode == "central":
+            outcome = self.privacy.aggregate_central(
+                matrix, counts, self.aggregate, params, round_number, size
+            )
+        elif not usable:
+            # A sampled round in which nobody took part leaves the model as it is.
+            return time.perf_counter() - started
+        else:
+            outcome = self.aggregate(matrix, counts, **params)
 
         learning_rate = np.float32(self.scenario.aggregator.server_learning_rate)
         self.state.weights += learning_rate * outcome.update

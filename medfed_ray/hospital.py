@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from medfed_ray.local_training import LocalTrainer
+from medfed_ray.privacy.hospital_side import privatize, train_privately
+from medfed_ray.scenario.schema import PrivacyConfig
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,10 @@ class HospitalSpec:
     std: float
     seed: np.random.SeedSequence
     active_rounds: tuple[int, int] | None = None
+    privacy: PrivacyConfig | None = None
+    """The scenario's ``[privacy]`` table; clipping, local noise and DP-SGD follow it."""
+    examples: int = 0
+    """Training examples in the hospital's shard (the privacy accountant needs it)."""
 
     def behaviour_in(self, round_number: int) -> str:
         """The behaviour in force in ``round_number``: honest outside ``active_rounds``."""
@@ -97,7 +103,11 @@ class Hospital:
             # and restarts its actor.
             threading.Event().wait()
 
-        if behaviour == "gaussian_noise":
+        if behaviour == "nan_update":
+            # A site whose software sends garbage: the coordinator must reject it.
+            update = np.full(start_weights.shape, np.nan, dtype=np.float32)
+            loss = validation_accuracy = float("nan")
+        elif behaviour == "gaussian_noise":
             # Sends noise instead of training (Blanchard et al., 2017, Sec. 5).
             update = self.rng.normal(0.0, self.spec.std, start_weights.shape).astype(
                 np.float32
@@ -106,11 +116,19 @@ class Hospital:
         else:
             trainer.weights.set(start_weights)
             trainer.reset_optimizer()
-            loss = trainer.train(self.x, self.y, self.rng)
+            if self.spec.privacy is not None and self.spec.privacy.dp_sgd.enabled:
+                loss = train_privately(
+                    trainer, self.x, self.y, self.rng, self.spec, round_number
+                )
+            else:
+                loss = trainer.train(self.x, self.y, self.rng)
             validation_accuracy = self.validation_accuracy(trainer)
             update = trainer.weights.get() - start_weights
             if behaviour == "sign_flip":
                 update *= -self.spec.scale
+
+        if self.spec.privacy is not None and self.spec.privacy.mode != "off":
+            update = privatize(update, self.spec, round_number)
 
         report = HospitalReport(
             hospital_id=self.spec.hospital_id,

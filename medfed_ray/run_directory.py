@@ -64,6 +64,25 @@ HOSPITAL_SCHEMA = pa.schema(
 )
 """Columns of ``hospitals.parquet``, documented in ``docs/results.md``."""
 
+PRIVACY_SCHEMA = pa.schema(
+    [
+        ("round", pa.int64()),
+        ("level", pa.string()),
+        ("mode", pa.string()),
+        ("epsilon", pa.float64()),
+        ("delta", pa.float64()),
+        ("noise_multiplier", pa.float64()),
+        ("effective_noise_multiplier", pa.float64()),
+        ("clip_norm", pa.float64()),
+        ("sampling", pa.string()),
+        ("sampling_rate", pa.float64()),
+        ("participants", pa.int64()),
+        ("steps", pa.int64()),
+        ("accountant", pa.string()),
+    ]
+)
+"""Columns of ``privacy.parquet``, documented in ``docs/privacy.md``."""
+
 PACKAGES = (
     "medfed-ray",
     "ray",
@@ -104,6 +123,7 @@ class RunDirectory:
         self.scenario = scenario
         self.rounds: list[dict[str, Any]] = []
         self.hospital_rows: list[dict[str, Any]] = []
+        self.privacy_rows: list[dict[str, Any]] = []
         (path / "scenario.toml").write_text(
             tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))
         )
@@ -120,6 +140,7 @@ class RunDirectory:
         run_dir.path, run_dir.scenario = path, scenario
         run_dir.rounds = read_rows(path / "rounds.parquet", completed_round)
         run_dir.hospital_rows = read_rows(path / "hospitals.parquet", completed_round)
+        run_dir.privacy_rows = read_rows(path / "privacy.parquet", completed_round)
         return run_dir
 
     def all_rounds(self) -> list[dict[str, Any]]:
@@ -138,6 +159,9 @@ class RunDirectory:
         self.rounds.append(result.row())
         self.hospital_rows.extend(asdict(row) for row in result.hospitals)
         write_table(self.path / "rounds.parquet", self.rounds, ROUND_SCHEMA)
+        if result.privacy:
+            self.privacy_rows.extend(result.privacy)
+            write_table(self.path / "privacy.parquet", self.privacy_rows, PRIVACY_SCHEMA)
         write_table(
             self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
         )

@@ -143,6 +143,8 @@ def start_hospitals(
             std=group.std,
             seed=seeds.hospitals[hospital_id],
             active_rounds=group.active_rounds,
+            privacy=scenario.privacy if scenario.privacy.enabled else None,
+            examples=len(train),
         )
         # Each hospital's training and local validation split, by reference.
         shard_refs = (
@@ -224,10 +226,14 @@ def run_simulation(
     logger.info("%d hospitals ready after %.1f s", len(seats), startup_seconds)
 
     first_round = 1 if state is None else state.completed_round + 1
+    budget_stop = None
     last_state = state
     results: list[RoundResult] = []
     try:
         for round_number in range(first_round, scenario.rounds + 1):
+            budget_stop = privacy_budget_stop(coordinator, round_number)
+            if budget_stop is not None:
+                break
             result = run_round_with_retries(
                 coordinator, scenario, round_number, run_dir
             )
@@ -244,6 +250,7 @@ def run_simulation(
             if stop_after_round is not None and round_number >= stop_after_round:
                 raise RunInterrupted(out, round_number, last_state)
 
+        privacy_summary = ray.get(coordinator.privacy_summary.remote())
         run_dir.write_model(
             ray.get(coordinator.model_file_bytes.remote()),
             ray.get(coordinator.layout.remote()),
@@ -253,8 +260,7 @@ def run_simulation(
     except RunInterrupted as stop:
         raise interrupted(out, stop.state) from None
     finally:
-        for actor in [coordinator, *(seat.actor for seat in seats)]:
-            ray.kill(actor)
+        stop_actors([coordinator, *(seat.actor for seat in seats)])
 
     summary = summarize(
         scenario,
@@ -263,8 +269,30 @@ def run_simulation(
         time.perf_counter() - started,
         startup_seconds,
     )
+    if privacy_summary is not None:
+        summary["privacy"] = {**privacy_summary, "budget_stop": budget_stop}
     run_dir.write_summary(summary)
     return RunOutcome(out, results, summary)
+
+
+def privacy_budget_stop(
+    coordinator: ray.actor.ActorHandle, round_number: int
+) -> str | None:
+    """Why ``round_number`` must not run (it would exceed ``max_epsilon``), or None."""
+    check = ray.get(coordinator.privacy_check.remote(round_number))
+    if check is None or check.allowed:
+        return None
+    logger.warning("%s", check.message())
+    return check.message()
+
+
+def stop_actors(actors: list[ray.actor.ActorHandle]) -> None:
+    """Kill the run's actors; a runtime already gone (Ctrl-C reached it) is fine."""
+    for actor in actors:
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception as error:  # noqa: BLE001 - shutting down; nothing to save
+            logger.debug("could not kill actor: %s", error)
 
 
 def run_round_with_retries(

@@ -46,8 +46,9 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         pytest.param(
             "seeed = 3\n" + MINIMAL,
             "seeed: unknown field; did you mean 'seed'? allowed: name, seed, rounds, training, "
-            "round_timeout_s, min_hospitals, dataset, partition, model, local, aggregator, "
-            "evaluation, hospitals",
+            "round_timeout_s, min_hospitals, on_quorum_failure, max_round_retries, "
+            "checkpoint_every, dataset, partition, model, local, aggregator, evaluation, "
+            "hospitals, privacy",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -105,8 +106,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         ),
         pytest.param(
             'name = "t"\n[[hospitals]]\nbehaviour = "evil"\n',
-            "hospitals[0].behaviour: input should be 'honest', 'sign_flip' or 'gaussian_noise' "
-            "(found 'evil')",
+            "hospitals[0].behaviour: input should be 'honest', 'sign_flip', 'gaussian_noise', "
+            "'crash', 'hang' or 'nan_update' (found 'evil')",
             id="unknown-behaviour",
         ),
         pytest.param(

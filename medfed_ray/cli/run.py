@@ -100,6 +100,8 @@ def run_command(
                     if result.evaluated
                     else f"updates {result.updates_received}/{scenario.num_hospitals}"
                 )
+                if result.privacy:
+                    scores += f"  ε {result.epsilon:.3g} (δ {scenario.privacy.delta:g})"
                 progress.update(task, completed=result.round, scores=scores)
                 if not console.is_terminal:
                     # A live bar is invisible in a log file or pipe: print a line instead.
@@ -136,6 +138,12 @@ def summary_table(summary: dict, seconds: float) -> Table:
         table.add_row(
             "accuracy spread (std over hospitals)", f"{final['accuracy_std']:.4f}"
         )
+    privacy = summary.get("privacy")
+    if privacy:
+        for level, epsilon in privacy["epsilon"].items():
+            table.add_row(f"epsilon ({level} level, δ {privacy['delta']:g})", f"{epsilon:.4g}")
+        if privacy.get("budget_stop"):
+            table.add_row("stopped", "privacy budget reached")
     table.add_row("rounds", str(summary["rounds"]))
     table.add_row("hospitals", str(summary["hospitals"]))
     table.add_row("wall seconds", f"{summary.get('wall_seconds', seconds):.1f}")

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from medfed_ray.aggregators import AGGREGATORS
 
@@ -207,7 +214,9 @@ class EvaluationConfig(Section):
     every: Count = 1
 
 
-Behaviour = Literal["honest", "sign_flip", "gaussian_noise"]
+Behaviour = Literal[
+    "honest", "sign_flip", "gaussian_noise", "crash", "hang", "nan_update"
+]
 
 
 class HospitalGroup(Section):
@@ -215,11 +224,18 @@ class HospitalGroup(Section):
 
     ``scale`` applies to ``sign_flip`` (the hospital sends ``-scale`` times its
     honest update) and ``std`` to ``gaussian_noise`` (the hospital sends noise
-    of that standard deviation instead of an update).
+    of that standard deviation instead of an update). ``crash`` ends the
+    hospital's process during the round and ``hang`` never answers; both
+    simulate faults, as does ``nan_update`` (sends an update of NaNs, which
+    the coordinator must reject). ``active_rounds = [first, last]`` limits the behaviour to
+    those rounds (inclusive); outside them the hospital is honest.
     """
 
     count: Annotated[int, Field(ge=1, le=100_000)] = 1
     behaviour: Behaviour = "honest"
+    active_rounds: (
+        tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None
+    ) = None
     scale: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
     std: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
     num_cpus: Annotated[float, Field(gt=0.0, le=1024)] = 1.0
@@ -238,7 +254,64 @@ class HospitalGroup(Section):
                 f"'std' applies only to behaviour 'gaussian_noise', "
                 f"not {self.behaviour!r}"
             )
+        if self.active_rounds is not None and self.active_rounds[0] > self.active_rounds[1]:
+            first, last = self.active_rounds
+            raise ValueError(
+                f"'active_rounds' must be [first, last] with first <= last; "
+                f"found [{first}, {last}]"
+            )
         return self
+
+
+class DpSgdConfig(Section):
+    """Sample-level DP-SGD inside every hospital (Abadi et al., CCS 2016, Algorithm 1)."""
+
+    enabled: bool = False
+    l2_norm_clip: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+    noise_multiplier: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+
+    @model_validator(mode="after")
+    def _check_enabled(self) -> DpSgdConfig:
+        if not self.enabled and (self.l2_norm_clip != 1.0 or self.noise_multiplier != 1.0):
+            raise ValueError(
+                "'l2_norm_clip' and 'noise_multiplier' apply only when enabled = true"
+            )
+        return self
+
+
+class PrivacyConfig(Section):
+    """Differential privacy of a run and its budget; see ``docs/privacy.md``.
+
+    ``mode`` adds client-level DP: every update is clipped to ``clip_norm`` and
+    Gaussian noise of standard deviation ``noise_multiplier * clip_norm`` is
+    added by each hospital (``local``) or once by the coordinator to the sum
+    (``central``, DP-FedAvg). ``dp_sgd`` adds sample-level DP inside hospitals.
+    """
+
+    mode: Literal["off", "local", "central"] = "off"
+    clip_norm: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+    noise_multiplier: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+    sampling: Literal["all", "poisson", "fixed"] = "all"
+    sampling_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
+    max_epsilon: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
+    accountant: Literal["rdp", "pld"] = "rdp"
+    secure_noise: bool = False
+    dp_sgd: DpSgdConfig = DpSgdConfig()
+
+    @model_validator(mode="after")
+    def _check_privacy_fields(self) -> PrivacyConfig:
+        from medfed_ray.privacy.validation import config_problems
+
+        problems = config_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any private mechanism is on."""
+        return self.mode != "off" or self.dp_sgd.enabled
 
 
 class Scenario(Section):
@@ -250,6 +323,9 @@ class Scenario(Section):
     training: Literal["federated", "local"] = "federated"
     round_timeout_s: Annotated[float, Field(gt=0.0, le=86_400.0)] = 300.0
     min_hospitals: Count = 1
+    on_quorum_failure: Literal["stop", "retry"] = "stop"
+    max_round_retries: Annotated[int, Field(ge=0, le=1000)] = 2
+    checkpoint_every: Annotated[int, Field(ge=0, le=1_000_000)] = 10
     dataset: DatasetConfig = DatasetConfig()
     partition: PartitionConfig = PartitionConfig()
     model: ModelConfig = ModelConfig()
@@ -257,6 +333,31 @@ class Scenario(Section):
     aggregator: AggregatorConfig = AggregatorConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     hospitals: Annotated[list[HospitalGroup], Field(min_length=1, max_length=1000)]
+    privacy: PrivacyConfig = PrivacyConfig()
+
+    @field_validator("privacy")
+    @classmethod
+    def _check_privacy_with_scenario(
+        cls, privacy: PrivacyConfig, info: ValidationInfo
+    ) -> PrivacyConfig:
+        # Declared after the fields it reads, so they are in info.data when valid.
+        from medfed_ray.privacy.validation import scenario_problems
+
+        data = info.data
+        hospitals = data.get("hospitals")
+        aggregator = data.get("aggregator")
+        problems = scenario_problems(
+            privacy,
+            training=data.get("training"),
+            aggregator=None if aggregator is None else aggregator.name,
+            num_hospitals=None
+            if hospitals is None
+            else sum(group.count for group in hospitals),
+            min_hospitals=data.get("min_hospitals"),
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return privacy
 
     @property
     def num_hospitals(self) -> int:

@@ -1,0 +1,213 @@
+"""A run survives crashed, hung and garbage-sending hospitals, and resumes bit-identically.
+
+Every test is bounded: round deadlines are short and each run has few rounds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medfed_ray.bench.memory import descendants
+from medfed_ray.errors import QuorumError, ResourceError, RunStopped
+from medfed_ray.scenario.loading import validate_scenario
+from medfed_ray.simulation import run_simulation
+
+TIMING_COLUMNS = ["aggregation_seconds", "round_seconds"]
+
+
+def scenario_with(*groups: dict, **top: object):
+    """A tiny breast-cancer scenario with the given hospital groups and top-level fields."""
+    data = {
+        "name": "faults",
+        "seed": 3,
+        "rounds": 3,
+        "round_timeout_s": 60,
+        "min_hospitals": 1,
+        "checkpoint_every": 0,
+        "partition": {"name": "iid", "min_samples": 20},
+        "model": {"hidden_units": [4]},
+        "local": {"batch_size": 64, "learning_rate": 0.1},
+        "hospitals": [{"num_cpus": 0.5, **group} for group in groups],
+        **top,
+    }
+    return validate_scenario(data)
+
+
+def statuses(run: Path) -> dict[tuple[int, int], str]:
+    """(round, hospital) -> status, from ``hospitals.parquet``."""
+    table = pd.read_parquet(run / "hospitals.parquet")
+    return {(r, h): s for r, h, s in zip(table["round"], table["hospital"], table["status"])}
+
+
+def test_crashing_hospital_is_recorded_and_restarted(ray_runtime, tmp_path):
+    """A hospital whose process dies in round 2 is 'crashed' there and back in round 3."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "crash", "active_rounds": [2, 2]},
+    )
+
+    outcome = run_simulation(scenario, tmp_path / "run")
+
+    found = statuses(outcome.path)
+    assert found[(2, 2)] == "crashed"
+    assert found[(3, 2)] == "ok"
+    assert [result.updates_received for result in outcome.rounds] == [3, 2, 3]
+
+
+def test_hospital_killed_mid_round_does_not_fail_the_run(ray_runtime, tmp_path):
+    """SIGKILL to a hospital's process while it works: the round closes without it."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "hang", "active_rounds": [2, 2]},
+        round_timeout_s=120,
+    )
+    killed: list[int] = []
+
+    def kill_the_busy_hospital() -> None:
+        # The honest hospitals finish round 2 in well under a second; the
+        # hanging one stays inside its train call, which Ray names in its title.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for pid in descendants(os.getpid()):
+                try:
+                    title = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"HospitalHost.train" in title:
+                    time.sleep(2)
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+            time.sleep(0.2)
+
+    def on_round(result) -> None:
+        if result.round == 1:
+            threading.Thread(target=kill_the_busy_hospital, daemon=True).start()
+
+    outcome = run_simulation(scenario, tmp_path / "run", on_round=on_round)
+
+    assert killed, "no hospital process was found working in round 2"
+    found = statuses(outcome.path)
+    assert found[(2, 2)] == "crashed"
+    assert found[(3, 2)] == "ok"
+    assert len(outcome.rounds) == 3
+
+
+def test_hung_hospital_is_cut_off_at_the_deadline(ray_runtime, tmp_path):
+    """A hospital that never answers is 'timeout' after round_timeout_s, then restarted."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "hang", "active_rounds": [2, 2]},
+        round_timeout_s=15,
+    )
+
+    outcome = run_simulation(scenario, tmp_path / "run")
+
+    table = pd.read_parquet(outcome.path / "hospitals.parquet")
+    hung = table[(table["round"] == 2) & (table["hospital"] == 2)].iloc[0]
+    assert hung["status"] == "timeout"
+    assert hung["error"] == "no answer within round_timeout_s = 15"
+    assert statuses(outcome.path)[(3, 2)] == "ok"
+    assert outcome.rounds[1].round_seconds >= 15
+
+
+def test_nan_updates_are_rejected_and_never_aggregated(ray_runtime, tmp_path):
+    """An update of NaNs is recorded as 'nonfinite' and the global model stays finite."""
+    scenario = scenario_with({"count": 2}, {"count": 1, "behaviour": "nan_update"}, rounds=2)
+
+    outcome = run_simulation(scenario, tmp_path / "run")
+
+    table = pd.read_parquet(outcome.path / "hospitals.parquet")
+    bad = table[table["hospital"] == 2]
+    assert (bad["status"] == "nonfinite").all()
+    assert bad["error"].str.startswith("update holds").all()
+    assert bad["decision"].isna().all()
+    assert all(result.updates_rejected == 1 for result in outcome.rounds)
+    assert np.isfinite(outcome.rounds[-1].loss)
+
+
+def test_below_quorum_stops_with_a_message_naming_the_round(ray_runtime, tmp_path):
+    """With on_quorum_failure = "stop", too few updates end the run with a clear error."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "nan_update", "active_rounds": [2, 2]},
+        min_hospitals=3,
+    )
+
+    with pytest.raises(QuorumError) as caught:
+        run_simulation(scenario, tmp_path / "run")
+
+    assert str(caught.value).startswith(
+        "round 2: only 2 hospital(s) sent a usable update, fewer than min_hospitals = 3."
+    )
+    rounds = pd.read_parquet(tmp_path / "run" / "rounds.parquet")
+    assert rounds["round"].tolist() == [1]
+
+
+def test_below_quorum_is_retried_as_configured(ray_runtime, tmp_path):
+    """With "retry", the round is attempted 1 + max_round_retries times, each recorded."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "nan_update", "active_rounds": [1, 1]},
+        min_hospitals=3,
+        on_quorum_failure="retry",
+        max_round_retries=2,
+        rounds=1,
+    )
+
+    with pytest.raises(QuorumError):
+        run_simulation(scenario, tmp_path / "run")
+
+    table = pd.read_parquet(tmp_path / "run" / "hospitals.parquet")
+    assert sorted(set(table["attempt"])) == [1, 2, 3]
+    assert (table[table["hospital"] == 2]["status"] == "nonfinite").all()
+
+
+def test_unschedulable_hospitals_are_reported_before_any_round(ray_runtime, tmp_path):
+    """Asking for more CPUs than the runtime has fails at once, with the numbers."""
+    scenario = scenario_with({"count": 3, "num_cpus": 1.0})
+
+    with pytest.raises(ResourceError) as caught:
+        run_simulation(scenario, tmp_path / "run")
+
+    assert str(caught.value) == (
+        "the hospitals ask for 3 CPUs in all (count x num_cpus over hospital groups) but "
+        "the Ray cluster has 2. Lower num_cpus per hospital group, or run on a larger "
+        "cluster with --address."
+    )
+
+
+def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(ray_runtime, tmp_path):
+    """Stopped after round 2 and resumed, a run ends with exactly the same weights."""
+    scenario = scenario_with({"count": 3}, rounds=4, checkpoint_every=1)
+
+    whole = run_simulation(scenario, tmp_path / "whole")
+    with pytest.raises(RunStopped) as caught:
+        run_simulation(scenario, tmp_path / "parted", stop_after_round=2)
+    resumed = run_simulation(scenario, tmp_path / "parted", resume=True)
+
+    assert "Resume with: medfed run --resume" in str(caught.value)
+    final = "checkpoints/round-000004/weights.npy"
+    np.testing.assert_array_equal(
+        np.load(whole.path / final), np.load(resumed.path / final), strict=True
+    )
+    first = pd.read_parquet(whole.path / "rounds.parquet").drop(columns=TIMING_COLUMNS)
+    second = pd.read_parquet(resumed.path / "rounds.parquet").drop(columns=TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+    assert resumed.summary["rounds"] == 4
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    """Resuming a folder with no checkpoint says where it looked."""
+    from medfed_ray.checkpoint import CheckpointError, read_latest_checkpoint
+
+    with pytest.raises(CheckpointError, match="has no checkpoint to resume from"):
+        read_latest_checkpoint(tmp_path)
