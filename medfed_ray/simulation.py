@@ -142,7 +142,7 @@ def start_hospitals(
             scale=group.scale,
             std=group.std,
             seed=seeds.hospitals[hospital_id],
-            active_rounds=group.active_rounds,
+            active_rounds=None if group.active_rounds is None else tuple(group.active_rounds),
             privacy=scenario.privacy if scenario.privacy.enabled else None,
             examples=len(train),
         )

@@ -38,10 +38,58 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
             id="rounds-below-range",
         ),
         pytest.param(
+            "a = " + "[" * 3000 + "]" * 3000 + "\n" + MINIMAL,
+            "file: is nested too deeply",
+            id="nesting-too-deep",
+        ),
+        pytest.param(
             'rounds = "ten"\n' + MINIMAL,
-            "rounds: input should be a valid integer, unable to parse string as an integer "
-            "(found 'ten')",
+            "rounds: input should be a valid integer (found 'ten')",
             id="rounds-wrong-type",
+        ),
+        pytest.param(
+            'rounds = "5"\n' + MINIMAL,
+            "rounds: input should be a valid integer (found '5')",
+            id="number-as-string-is-not-converted",
+        ),
+        pytest.param(
+            "rounds = true\n" + MINIMAL,
+            "rounds: input should be a valid integer (found True)",
+            id="boolean-is-not-a-count",
+        ),
+        pytest.param(
+            'name = "t"\n[[hospitals]]\ncount = 2.0\n',
+            "hospitals[0].count: input should be a valid integer (found 2.0)",
+            id="float-is-not-a-count",
+        ),
+        pytest.param(
+            'name = "t"\n[[hospitals]]\nnum_cpus = 1e-300\n',
+            "hospitals[0].num_cpus: input should be greater than or equal to 0.0001 "
+            "(found 1e-300)",
+            id="cpu-share-below-ray-precision",
+        ),
+        pytest.param(
+            'name = "t"\n[model]\nhidden_units = [1000000000]\n' + HOSPITALS,
+            "model.hidden_units[0]: input should be less than or equal to 65536 "
+            "(found 1000000000)",
+            id="absurd-layer-width",
+        ),
+        pytest.param(
+            'name = "t"\n[[hospitals]]\nbehaviour = "crash"\nactive_rounds = [3, 2]\n',
+            "hospitals[0]: 'active_rounds' must be [first, last] with first <= last; "
+            "found [3, 2]",
+            id="active-rounds-reversed",
+        ),
+        pytest.param(
+            'name = "t"\n[aggregator]\nname = "krum"\n' + HOSPITALS,
+            "aggregator.params: ",
+            id="rule-missing-required-parameter",
+        ),
+        pytest.param(
+            'name = "t"\n[aggregator]\nname = "trimmed_mean"\n[aggregator.params]\n'
+            "trim_fraction = 5.0\n" + HOSPITALS,
+            "aggregator.params: ",
+            id="rule-parameter-out-of-range",
         ),
         pytest.param(
             "seeed = 3\n" + MINIMAL,
@@ -101,7 +149,7 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         ),
         pytest.param(
             'name = "t"\n[[hospitals]]\nnum_cpus = -1\n',
-            "hospitals[0].num_cpus: input should be greater than 0 (found -1)",
+            "hospitals[0].num_cpus: input should be greater than or equal to 0.0001 (found -1)",
             id="negative-cpus",
         ),
         pytest.param(

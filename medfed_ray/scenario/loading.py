@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from medfed_ray.aggregators import AGGREGATORS
+from medfed_ray.aggregators import AGGREGATORS, get_param_checker
 from medfed_ray.errors import Problem, ScenarioError
 from medfed_ray.scenario.schema import Scenario
 
@@ -54,6 +54,8 @@ def read_scenario_file(path: str | Path) -> dict[str, Any]:
 
     try:
         return tomllib.loads(text.decode("utf-8"))
+    except RecursionError:
+        raise refuse("is nested too deeply to be a scenario") from None
     except UnicodeDecodeError as error:
         raise refuse(f"is not UTF-8 text (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
@@ -96,19 +98,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if isinstance(part, int):
                 if not isinstance(node, list) or part >= len(node):
                     where = ".".join(map(str, path[: depth + 1]))
-                    raise ValueError(f"--set {text!r}: {where} does not exist")
+                    raise ValueError(f"{text!r}: {where} does not exist")
                 node = node[part]
             else:
                 if not isinstance(node, dict):
                     where = ".".join(map(str, path[:depth]))
-                    raise ValueError(f"--set {text!r}: {where} is not a table")
+                    raise ValueError(f"{text!r}: {where} is not a table")
                 node = node.setdefault(part, [] if isinstance(following, int) else {})
         last = path[-1]
         if isinstance(last, int):
             if not isinstance(node, list) or last >= len(node):
-                raise ValueError(f"--set {text!r}: index {last} does not exist")
+                raise ValueError(f"{text!r}: index {last} does not exist")
         elif not isinstance(node, dict):
-            raise ValueError(f"--set {text!r}: the parent of {last!r} is not a table")
+            raise ValueError(f"{text!r}: the parent of {last!r} is not a table")
         node[last] = value
     return data
 
@@ -129,7 +131,19 @@ def load_scenario(
         raise ScenarioError(
             str(path), [Problem("--set", str(error), has_found=False)]
         ) from None
-    return validate_scenario(data, source=str(path)), data
+    except RecursionError:
+        problem = Problem(
+            "file", "is nested too deeply to be a scenario", has_found=False
+        )
+        raise ScenarioError(str(path), [problem]) from None
+
+    try:
+        return validate_scenario(data, source=str(path)), data
+    except RecursionError:
+        problem = Problem(
+            "file", "is nested too deeply to be a scenario", has_found=False
+        )
+        raise ScenarioError(str(path), [problem]) from None
 
 
 def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
@@ -144,6 +158,8 @@ def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenari
     problems = check_aggregator(scenario.aggregator.model_dump()) + check_hospitals(
         scenario
     )
+    if not problems:
+        problems = check_aggregator_values(scenario)
     if problems:
         raise ScenarioError(source, problems)
     return scenario
@@ -195,6 +211,30 @@ def check_aggregator(section: Any) -> list[Problem]:
         if key not in accepted
     ]
     return problems
+
+
+MALICIOUS_BEHAVIOURS = ("sign_flip", "gaussian_noise", "nan_update")
+"""Behaviours that send a harmful update (crash and hang send none)."""
+
+
+def check_aggregator_values(scenario: Scenario) -> list[Problem]:
+    """Check the rule's parameter values and preconditions against the hospitals.
+
+    Uses the rule's own checker, so the loader and the rule agree; the number
+    of malicious hospitals counts every group whose behaviour sends a harmful
+    update in some round.
+    """
+    section = scenario.aggregator
+    malicious = sum(
+        group.count
+        for group in scenario.hospitals
+        if group.behaviour in MALICIOUS_BEHAVIOURS
+    )
+    checker = get_param_checker(section.name)
+    messages = checker(scenario.num_hospitals, malicious, **section.params)
+    return [
+        Problem("aggregator.params", message, has_found=False) for message in messages
+    ]
 
 
 def aggregator_parameters(name: str) -> list[str]:

@@ -22,9 +22,13 @@ from medfed_ray.aggregators import AGGREGATORS
 
 
 class Section(BaseModel):
-    """A scenario table: frozen, and unknown keys are errors."""
+    """A scenario table: frozen, strictly typed, and unknown keys are errors.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict types mean ``rounds = "5"``, ``rounds = true`` or ``count = 2.0`` are
+    refused instead of silently converted; an integer is still a valid float.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -172,7 +176,9 @@ class ModelConfig(Section):
     """
 
     name: Literal["mlp", "cnn"] = "mlp"
-    hidden_units: Annotated[list[Count], Field(max_length=16)] = [32, 16]
+    hidden_units: Annotated[
+        list[Annotated[int, Field(ge=1, le=65_536)]], Field(max_length=16)
+    ] = [32, 16]
     conv_filters: Annotated[
         list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1, max_length=8)
     ] = [16, 32]
@@ -234,11 +240,13 @@ class HospitalGroup(Section):
     count: Annotated[int, Field(ge=1, le=100_000)] = 1
     behaviour: Behaviour = "honest"
     active_rounds: (
-        tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None
+        Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
+        | None
     ) = None
     scale: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
     std: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    num_cpus: Annotated[float, Field(gt=0.0, le=1024)] = 1.0
+    # Ray resolves resource shares to 1/10,000 of a unit.
+    num_cpus: Annotated[float, Field(ge=0.0001, le=1024)] = 1.0
     num_gpus: Annotated[float, Field(ge=0.0, le=64)] = 0.0
 
     @model_validator(mode="after")
@@ -254,7 +262,15 @@ class HospitalGroup(Section):
                 f"'std' applies only to behaviour 'gaussian_noise', "
                 f"not {self.behaviour!r}"
             )
-        if self.active_rounds is not None and self.active_rounds[0] > self.active_rounds[1]:
+        if 0 < self.num_gpus < 0.0001:
+            raise ValueError(
+                "'num_gpus' must be 0 or at least 0.0001 (Ray's resource precision); "
+                f"found {self.num_gpus}"
+            )
+        if (
+            self.active_rounds is not None
+            and self.active_rounds[0] > self.active_rounds[1]
+        ):
             first, last = self.active_rounds
             raise ValueError(
                 f"'active_rounds' must be [first, last] with first <= last; "
@@ -272,7 +288,9 @@ class DpSgdConfig(Section):
 
     @model_validator(mode="after")
     def _check_enabled(self) -> DpSgdConfig:
-        if not self.enabled and (self.l2_norm_clip != 1.0 or self.noise_multiplier != 1.0):
+        if not self.enabled and (
+            self.l2_norm_clip != 1.0 or self.noise_multiplier != 1.0
+        ):
             raise ValueError(
                 "'l2_norm_clip' and 'noise_multiplier' apply only when enabled = true"
             )
