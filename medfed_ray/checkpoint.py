@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from medfed_ray.coordinator import CoordinatorState
-from medfed_ray.errors import MedfedError
+from medfed_ray.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ FOLDER = "checkpoints"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(MedfedError):
+class CheckpointError(UsageError):
     """A run directory has no usable checkpoint to resume from."""
 
 

@@ -24,7 +24,19 @@ class Problem:
         return f"{self.path}: {self.message} (found {self.found!r})"
 
 
-class ScenarioError(MedfedError):
+class UsageError(MedfedError):
+    """The user's input is wrong (exit code 2); nothing was run or changed."""
+
+
+class RunDirectoryError(UsageError):
+    """The run directory cannot be used: it exists and holds files, or is not a folder."""
+
+
+class SimulationError(MedfedError):
+    """The simulation failed for a reason other than a hospital's fault."""
+
+
+class ScenarioError(UsageError):
     """A scenario file or override is invalid; ``problems`` lists every problem found.
 
     Example scenario: a file sets ``rounds = 0`` and misspells ``aggregator.name``

@@ -16,6 +16,15 @@ def score(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import balanced_accuracy_score
 
     labels = np.asarray(labels, dtype=np.int64)
+    if not np.isfinite(probabilities).all():
+        # A model whose weights blew up (e.g. after an unchecked attack) predicts
+        # NaN: score it as the failure it is rather than stopping the run.
+        return {
+            "accuracy": float("nan"),
+            "balanced_accuracy": float("nan"),
+            "auroc": float("nan"),
+            "loss": float("nan"),
+        }
     predictions = probabilities.argmax(axis=1)
     picked = probabilities[np.arange(len(labels)), labels]
 

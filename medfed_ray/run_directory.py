@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
+from medfed_ray.errors import RunDirectoryError
 from medfed_ray.round_result import RoundResult
 from medfed_ray.scenario.schema import Scenario
 
@@ -113,12 +114,13 @@ class RunDirectory:
     """
 
     def __init__(self, path: Path, scenario: Scenario):
-        if path.exists() and any(path.iterdir()):
-            raise FileExistsError(
-                f"run directory {path} already exists and is not empty; "
-                "choose another --out or remove it"
-            )
-        path.mkdir(parents=True, exist_ok=True)
+        check_new_run_directory(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunDirectoryError(
+                f"run directory {path} cannot be created: {error.strerror}"
+            ) from None
         self.path = path
         self.scenario = scenario
         self.rounds: list[dict[str, Any]] = []
@@ -161,7 +163,9 @@ class RunDirectory:
         write_table(self.path / "rounds.parquet", self.rounds, ROUND_SCHEMA)
         if result.privacy:
             self.privacy_rows.extend(result.privacy)
-            write_table(self.path / "privacy.parquet", self.privacy_rows, PRIVACY_SCHEMA)
+            write_table(
+                self.path / "privacy.parquet", self.privacy_rows, PRIVACY_SCHEMA
+            )
         write_table(
             self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
         )
@@ -176,6 +180,24 @@ class RunDirectory:
         summary = {**summary, "versions": package_versions()}
         text = json.dumps(clean_for_json(summary), indent=2, allow_nan=False)
         (self.path / "summary.json").write_text(text + "\n")
+
+
+def check_new_run_directory(path: Path) -> None:
+    """Refuse a run directory that is a file or already holds files (never overwrite)."""
+    if path.exists() and not path.is_dir():
+        raise RunDirectoryError(f"run directory {path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()):
+        raise RunDirectoryError(
+            f"run directory {path} already exists and is not empty; choose another "
+            "--out, or continue an interrupted run with --resume"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunDirectoryError(
+                    f"run directory {path}: {parent} is not a folder"
+                )
+            break
 
 
 def read_rows(path: Path, last_round: int) -> list[dict[str, Any]]:

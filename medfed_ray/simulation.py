@@ -10,18 +10,23 @@ from pathlib import Path
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from medfed_ray.checkpoint import read_latest_checkpoint, write_checkpoint
-from medfed_ray.coordinator import CoordinatorActor, CoordinatorState, HospitalSeat
+from medfed_ray.coordinator import (
+    CoordinatorActor,
+    CoordinatorState,
+    HospitalSeat,
+    first_line,
+)
 from medfed_ray.data.datasets import Dataset
 from medfed_ray.data.hospital_data import prepare_hospital_data
 from medfed_ray.data.partition import split_validation
-from medfed_ray.errors import QuorumError, ResourceError, RunStopped
+from medfed_ray.errors import QuorumError, ResourceError, RunStopped, SimulationError
 from medfed_ray.hospital import HospitalSpec
 from medfed_ray.hospital_actor import HospitalActor
 from medfed_ray.round_result import RoundResult
-from medfed_ray.run_directory import RunDirectory
+from medfed_ray.run_directory import RunDirectory, check_new_run_directory
 from medfed_ray.runtime import QUIET_ENV
 from medfed_ray.scenario.schema import Scenario
 
@@ -81,7 +86,9 @@ def connect(
     if ray.is_initialized():
         return
     ray.init(
-        address=address,
+        # "local" always starts a new runtime; None would join one left
+        # running on this machine by `ray start`.
+        address=address or "local",
         num_cpus=num_cpus if address is None else None,
         include_dashboard=False,
         logging_level=logging.WARNING,
@@ -142,7 +149,9 @@ def start_hospitals(
             scale=group.scale,
             std=group.std,
             seed=seeds.hospitals[hospital_id],
-            active_rounds=None if group.active_rounds is None else tuple(group.active_rounds),
+            active_rounds=None
+            if group.active_rounds is None
+            else tuple(group.active_rounds),
             privacy=scenario.privacy if scenario.privacy.enabled else None,
             examples=len(train),
         )
@@ -200,14 +209,11 @@ def run_simulation(
     checkpoint, as Ctrl-C does (used to test resuming).
     """
     started = time.perf_counter()
+    state = read_latest_checkpoint(out) if resume else None
+    if state is None:
+        check_new_run_directory(out)
     seeds = Seeds.from_scenario(scenario)
     dataset, shards = prepare_data(scenario, seeds)
-    state = read_latest_checkpoint(out) if resume else None
-    if state is not None:
-        run_dir = RunDirectory.reopen(out, scenario, state.completed_round)
-        logger.info("resuming %s after round %d", out, state.completed_round)
-    else:
-        run_dir = RunDirectory(out, scenario)
 
     connect(address)
     check_resources(scenario)
@@ -224,6 +230,14 @@ def run_simulation(
     )
     startup_seconds = time.perf_counter() - started
     logger.info("%d hospitals ready after %.1f s", len(seats), startup_seconds)
+
+    # The directory is made only once the hospitals are up, so a run refused
+    # for resources leaves nothing behind that would block a rerun.
+    if state is not None:
+        run_dir = RunDirectory.reopen(out, scenario, state.completed_round)
+        logger.info("resuming %s after round %d", out, state.completed_round)
+    else:
+        run_dir = RunDirectory(out, scenario)
 
     first_round = 1 if state is None else state.completed_round + 1
     budget_stop = None
@@ -259,6 +273,17 @@ def run_simulation(
         raise interrupted(out, last_state) from None
     except RunInterrupted as stop:
         raise interrupted(out, stop.state) from None
+    except RayTaskError as error:
+        cause = error.cause if error.cause is not None else error
+        logger.debug("coordinator failure", exc_info=True)
+        raise SimulationError(
+            f"the coordinator failed: {type(cause).__name__}: {first_line(cause)}"
+        ) from None
+    except RayActorError as error:
+        raise SimulationError(
+            f"the coordinator actor died ({first_line(error)}); possible causes: the "
+            "machine ran out of memory, or its process was killed"
+        ) from None
     finally:
         stop_actors([coordinator, *(seat.actor for seat in seats)])
 
@@ -386,7 +411,9 @@ def summarize(
     return {
         "scenario": scenario.name,
         "training": scenario.training,
-        "aggregator": scenario.aggregator.name,
+        "aggregator": scenario.aggregator.name
+        if scenario.training == "federated"
+        else None,
         "seed": scenario.seed,
         "rounds": len(rounds),
         "hospitals": scenario.num_hospitals,

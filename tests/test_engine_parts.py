@@ -216,3 +216,12 @@ def test_impossible_minimum_is_refused_at_once():
         "partition.min_samples = 10 for 6 hospitals needs 60 training samples, but the "
         "dataset has 50; lower partition.min_samples or the number of hospitals"
     )
+
+
+def test_scores_of_a_model_that_predicts_nan_are_nan_not_an_error():
+    """A global model blown up by an attack is scored NaN; evaluation does not crash."""
+    probabilities = np.full((6, 2), np.nan)
+
+    scores = score(probabilities, np.array([0, 1, 0, 1, 0, 1]))
+
+    assert all(np.isnan(value) for value in scores.values())

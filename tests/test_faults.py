@@ -44,7 +44,8 @@ def scenario_with(*groups: dict, **top: object):
 def statuses(run: Path) -> dict[tuple[int, int], str]:
     """(round, hospital) -> status, from ``hospitals.parquet``."""
     table = pd.read_parquet(run / "hospitals.parquet")
-    return {(r, h): s for r, h, s in zip(table["round"], table["hospital"], table["status"])}
+    rows = zip(table["round"], table["hospital"], table["status"], strict=True)
+    return {(r, h): s for r, h, s in rows}
 
 
 def test_crashing_hospital_is_recorded_and_restarted(ray_runtime, tmp_path):

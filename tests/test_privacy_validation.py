@@ -126,7 +126,7 @@ def test_privacy_is_off_by_default_and_good_settings_load():
     private = validate_scenario(
         {
             "name": "t",
-            "hospitals": [{"count": 4}],
+            "hospitals": [{"count": 5}],
             "aggregator": {"name": "krum", "params": {"num_malicious": 1}},
             "privacy": {
                 "mode": "central",

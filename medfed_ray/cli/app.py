@@ -48,9 +48,16 @@ def main_options(
     ] = False,
 ) -> None:
     """Simulate federated learning between hospitals on Ray."""
+    from rich.logging import RichHandler
+
+    from medfed_ray.cli.common import console
+
+    # Log through the same console as the progress bar, so log lines are
+    # printed above the live bar instead of into it.
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, markup=False)],
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from medfed_ray.errors import MedfedError, RunStopped, ScenarioError
+from medfed_ray.errors import MedfedError, RunStopped, UsageError
 
 EXIT_FAILURE = 1
 """A run failed (too few hospitals answered, the cluster was too small, ...)."""
@@ -47,7 +47,7 @@ def user_errors() -> Iterator[None]:
     except RunStopped as error:
         typer.echo(f"Stopped: {error}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except ScenarioError as error:
+    except UsageError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except MedfedError as error:

@@ -72,12 +72,7 @@ def run_command(
             path = resolve_scenario_path(scenario_file)
             scenario, _ = load_scenario(path, overrides or [])
             out = out or default_run_directory(scenario)
-        console.print(
-            f"Scenario [bold]{scenario.name}[/bold]: {scenario.num_hospitals} hospitals, "
-            f"{scenario.rounds} rounds, {scenario.training} training, "
-            f"aggregator {scenario.aggregator.name}; writing {out}",
-            highlight=False,
-        )
+        typer.echo(describe_scenario(scenario, out))
 
         started = time.perf_counter()
         progress = Progress(
@@ -123,6 +118,25 @@ def run_command(
     console.print(f"Run directory: {outcome.path}", highlight=False)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 round``, ``2 rounds``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def describe_scenario(scenario, out: Path) -> str:
+    """The one-line header of a run: what runs and where it is written."""
+    rule = (
+        "no aggregation (local-only)"
+        if scenario.training == "local"
+        else f"aggregator {scenario.aggregator.name}"
+    )
+    return (
+        f"Scenario {scenario.name}: {plural(scenario.num_hospitals, 'hospital')}, "
+        f"{plural(scenario.rounds, 'round')}, {scenario.training} training, {rule}; "
+        f"writing {out}"
+    )
+
+
 def summary_table(summary: dict, seconds: float) -> Table:
     """A short table of the run's final scores."""
     table = Table(
@@ -141,10 +155,13 @@ def summary_table(summary: dict, seconds: float) -> Table:
     privacy = summary.get("privacy")
     if privacy:
         for level, epsilon in privacy["epsilon"].items():
-            table.add_row(f"epsilon ({level} level, δ {privacy['delta']:g})", f"{epsilon:.4g}")
+            table.add_row(
+                f"epsilon ({level} level, δ {privacy['delta']:g})", f"{epsilon:.4g}"
+            )
         if privacy.get("budget_stop"):
             table.add_row("stopped", "privacy budget reached")
     table.add_row("rounds", str(summary["rounds"]))
     table.add_row("hospitals", str(summary["hospitals"]))
-    table.add_row("wall seconds", f"{summary.get('wall_seconds', seconds):.1f}")
+    wall = summary.get("wall_seconds")
+    table.add_row("wall seconds", "n/a" if wall is None else f"{wall:.1f}")
     return table
