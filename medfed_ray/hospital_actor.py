@@ -65,6 +65,10 @@ class HospitalHost:
         """Return the hosted hospital ids once the constructor has finished."""
         return sorted(self.hospitals)
 
+    def node_id(self) -> str:
+        """The Ray node this actor runs on (hospitals spread over a cluster's nodes)."""
+        return ray.get_runtime_context().get_node_id()
+
 
 HospitalActor = ray.remote(HospitalHost)
 """``HospitalHost`` as a Ray actor class; resources are set with ``.options``."""

@@ -218,6 +218,7 @@ def run_simulation(
     connect(address)
     check_resources(scenario)
     seats = start_hospitals(scenario, dataset, shards, seeds)
+    placement = hospitals_per_node(seats)
     coordinator = CoordinatorActor.options(num_cpus=0).remote(
         scenario,
         seats,
@@ -296,6 +297,7 @@ def run_simulation(
     )
     if privacy_summary is not None:
         summary["privacy"] = {**privacy_summary, "budget_stop": budget_stop}
+    summary["hospitals_per_node"] = placement
     run_dir.write_summary(summary)
     return RunOutcome(out, results, summary)
 
@@ -309,6 +311,12 @@ def privacy_budget_stop(
         return None
     logger.warning("%s", check.message())
     return check.message()
+
+
+def hospitals_per_node(seats: list[HospitalSeat]) -> dict[str, int]:
+    """How many hospitals each Ray node hosts (shows how a cluster spread them)."""
+    nodes = ray.get([seat.actor.node_id.remote() for seat in seats])
+    return {node: nodes.count(node) for node in sorted(set(nodes))}
 
 
 def stop_actors(actors: list[ray.actor.ActorHandle]) -> None:
