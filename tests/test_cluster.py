@@ -7,12 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SCRIPT = Path(__file__).with_name("cluster_run.py")
 
 
-@pytest.mark.slow
 def test_two_node_cluster_gives_the_single_node_result():
     """Hospitals spread over two nodes, no actor reads the driver's data file, same numbers."""
     completed = subprocess.run(
