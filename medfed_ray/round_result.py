@@ -21,6 +21,8 @@ class HospitalStatus(StrEnum):
     """The update held NaN or infinity and was left out."""
     BAD_SHAPE = "bad_shape"
     """The update did not have the layout's length and was left out."""
+    DROPPED = "dropped"
+    """The hospital chose not to answer this round (behaviour ``dropout``)."""
 
 
 @dataclass
@@ -37,6 +39,7 @@ class HospitalRound:
     local_loss: float = float("nan")
     update_norm: float = float("nan")
     train_seconds: float = float("nan")
+    validation_accuracy: float = float("nan")
     decision: str | None = None
     contribution: float = float("nan")
     test_accuracy: float = float("nan")

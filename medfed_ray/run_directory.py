@@ -54,6 +54,7 @@ HOSPITAL_SCHEMA = pa.schema(
         ("local_loss", pa.float64()),
         ("update_norm", pa.float64()),
         ("train_seconds", pa.float64()),
+        ("validation_accuracy", pa.float64()),
         ("decision", pa.string()),
         ("contribution", pa.float64()),
         ("test_accuracy", pa.float64()),

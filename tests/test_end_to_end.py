@@ -36,6 +36,7 @@ HOSPITAL_COLUMNS = [
     "local_loss",
     "update_norm",
     "train_seconds",
+    "validation_accuracy",
     "decision",
     "contribution",
     "test_accuracy",
