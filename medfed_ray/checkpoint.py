@@ -1,7 +1,8 @@
 """Checkpoints of a run, written without pickle: ``.npy`` arrays and a JSON record.
 
-A checkpoint holds what the coordinator's rounds change (global weights, and
-in local-only training every hospital's weights) and the round it was taken
+A checkpoint holds what the coordinator's rounds change (global weights, the
+server's momentum buffer if it has one, and in local-only training every
+hospital's weights) and the round it was taken
 after. Hospital generators are derived from (seed, round) and need no state.
 """
 
@@ -42,10 +43,13 @@ def write_checkpoint(run_dir: Path, state: CoordinatorState) -> Path:
     np.save(partial / "weights.npy", state.weights, allow_pickle=False)
     if state.local_weights is not None:
         np.save(partial / "local_weights.npy", state.local_weights, allow_pickle=False)
+    if state.momentum is not None:
+        np.save(partial / "momentum.npy", state.momentum, allow_pickle=False)
     record = {
         "format_version": FORMAT_VERSION,
         "completed_round": state.completed_round,
         "has_local_weights": state.local_weights is not None,
+        "has_momentum": state.momentum is not None,
     }
     (partial / "checkpoint.json").write_text(json.dumps(record, indent=1) + "\n")
 
@@ -79,6 +83,9 @@ def read_checkpoint(path: Path) -> CoordinatorState:
         local = None
         if record.get("has_local_weights"):
             local = np.load(path / "local_weights.npy", allow_pickle=False)
+        momentum = None
+        if record.get("has_momentum"):
+            momentum = np.load(path / "momentum.npy", allow_pickle=False)
     except (OSError, ValueError, json.JSONDecodeError) as error:
         raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
 
@@ -92,4 +99,11 @@ def read_checkpoint(path: Path) -> CoordinatorState:
             f"checkpoint {path}: weights.npy must be a 1-D float32 array; "
             f"found {weights.dtype} with shape {weights.shape}"
         )
-    return CoordinatorState(int(record["completed_round"]), weights, local)
+    if momentum is not None and (
+        momentum.dtype != np.float32 or momentum.shape != weights.shape
+    ):
+        raise CheckpointError(
+            f"checkpoint {path}: momentum.npy must be float32 of the weights' shape "
+            f"{weights.shape}; found {momentum.dtype} with shape {momentum.shape}"
+        )
+    return CoordinatorState(int(record["completed_round"]), weights, local, momentum)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import ray
@@ -16,6 +17,8 @@ from ray.exceptions import (
 )
 
 from medfed_ray.aggregators import get_aggregator
+from medfed_ray.aggregators.norm_bounding import aggregate_bounded
+from medfed_ray.attacks import COLLUDING_BEHAVIOURS, apply_colluding_attacks
 from medfed_ray.hospital import HospitalReport, HospitalSpec
 from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
@@ -53,6 +56,8 @@ class CoordinatorState:
     weights: np.ndarray
     local_weights: np.ndarray | None = None
     """Local-only training: each hospital's own weights, row per hospital id."""
+    momentum: np.ndarray | None = None
+    """The server's momentum buffer when ``aggregator.server_momentum > 0``."""
 
 
 class Coordinator:
@@ -88,6 +93,13 @@ class Coordinator:
             scenario.model, scenario.local, input_shape, num_classes
         )
         self.aggregate = get_aggregator(scenario.aggregator.name)
+        if scenario.aggregator.max_norm is not None:
+            # Norm bounding is a pre-step, so it wraps whichever rule is chosen.
+            self.aggregate = partial(
+                aggregate_bounded,
+                self.aggregate,
+                max_norm=scenario.aggregator.max_norm,
+            )
         self.restarting: set[int] = set()
 
         if state is None:
@@ -100,6 +112,7 @@ class Coordinator:
             state.completed_round,
             np.array(state.weights, dtype=np.float32),
             None if state.local_weights is None else np.array(state.local_weights),
+            None if state.momentum is None else np.array(state.momentum),
         )
         # Sampling, central noise and the privacy ledgers; the ledgers are
         # rebuilt from the completed rounds, so a resumed run needs no more state.
@@ -244,6 +257,10 @@ class Coordinator:
             row.local_loss = report.local_loss
             row.update_norm = report.update_norm
             row.train_seconds = report.train_seconds
+            row.validation_accuracy = report.validation_accuracy
+            if report.dropped:
+                row.status, row.error = HospitalStatus.DROPPED, None
+                continue
             row.status, row.error = check_update(update, self.state.weights.size)
             if row.status == HospitalStatus.OK:
                 updates[spec.hospital_id] = update
@@ -304,6 +321,7 @@ class Coordinator:
             else np.zeros((0, size), dtype=np.float32)
         )
         counts = np.array([row.examples for row in usable], dtype=np.int64)
+        matrix = self.collude(usable, matrix)
         params = self.scenario.aggregator.params
         if self.scenario.privacy.mode == "central":
             outcome = self.privacy.aggregate_central(
@@ -316,13 +334,47 @@ class Coordinator:
             outcome = self.aggregate(matrix, counts, **params)
 
         learning_rate = np.float32(self.scenario.aggregator.server_learning_rate)
-        self.state.weights += learning_rate * outcome.update
+        self.state.weights += learning_rate * self.server_direction(outcome.update)
         for row, decision, share in zip(
             usable, outcome.decisions, outcome.contribution, strict=True
         ):
             row.decision = str(decision)
             row.contribution = float(share)
         return time.perf_counter() - started
+
+    def collude(self, usable: list[HospitalRound], matrix: np.ndarray) -> np.ndarray:
+        """Replace the rows of colluding hospitals (ALIE, IPM) from the others' rows."""
+        settings = {seat.spec.hospital_id: seat.spec for seat in self.seats}
+        behaviours = [row.behaviour for row in usable]
+        parameters = [
+            settings[row.hospital].group_settings.z
+            if row.behaviour == "alie"
+            else settings[row.hospital].group_settings.epsilon
+            for row in usable
+        ]
+        attacked = apply_colluding_attacks(matrix, behaviours, parameters)
+        for index, row in enumerate(usable):
+            # The recorded norm is that of the row the rule sees.
+            if row.behaviour in COLLUDING_BEHAVIOURS:
+                vector = attacked[index].astype(np.float64)
+                row.update_norm = float(np.linalg.norm(vector))
+        return attacked
+
+    def server_direction(self, update: np.ndarray) -> np.ndarray:
+        """The server step's direction: the aggregate, or its momentum (FedAvgM).
+
+        Hsu, Qi and Brown, "Measuring the Effects of Non-Identical Data
+        Distribution for Federated Visual Classification", 2019,
+        https://arxiv.org/abs/1909.06335: ``v <- beta * v + update``.
+        """
+        beta = self.scenario.aggregator.server_momentum
+        if beta == 0.0:
+            return update
+        if self.state.momentum is None:
+            self.state.momentum = np.zeros_like(self.state.weights)
+        self.state.momentum *= np.float32(beta)
+        self.state.momentum += update
+        return self.state.momentum
 
     # -- evaluation ----------------------------------------------------------------
 
@@ -382,6 +434,7 @@ class Coordinator:
             None
             if self.state.local_weights is None
             else self.state.local_weights.copy(),
+            None if self.state.momentum is None else self.state.momentum.copy(),
         )
 
     def layout(self) -> dict[str, list]:

@@ -95,8 +95,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
             "seeed = 3\n" + MINIMAL,
             "seeed: unknown field; did you mean 'seed'? allowed: name, seed, rounds, training, "
             "round_timeout_s, min_hospitals, on_quorum_failure, max_round_retries, "
-            "checkpoint_every, dataset, partition, model, local, aggregator, evaluation, "
-            "hospitals, privacy",
+            "checkpoint_every, total_hospitals, dataset, partition, model, local, "
+            "aggregator, evaluation, hospitals, privacy, sweep",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -144,7 +144,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         ),
         pytest.param(
             'name = "t"\n[[hospitals]]\ncount = 0\n',
-            "hospitals[0].count: input should be greater than or equal to 1 (found 0)",
+            "hospitals[0]: 'count' must be at least 1; a group of no hospitals is "
+            "allowed only as a 'fraction' of total_hospitals",
             id="zero-hospitals-in-group",
         ),
         pytest.param(
@@ -155,12 +156,14 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         pytest.param(
             'name = "t"\n[[hospitals]]\nbehaviour = "evil"\n',
             "hospitals[0].behaviour: input should be 'honest', 'sign_flip', 'gaussian_noise', "
-            "'crash', 'hang' or 'nan_update' (found 'evil')",
+            "'label_flip', 'label_noise', 'scaling', 'free_rider', 'alie', 'ipm', "
+            "'dropout', 'crash', 'hang' or 'nan_update' (found 'evil')",
             id="unknown-behaviour",
         ),
         pytest.param(
             'name = "t"\n[[hospitals]]\nscale = 2.0\n',
-            "hospitals[0]: 'scale' applies only to behaviour 'sign_flip', not 'honest'",
+            "hospitals[0]: 'scale' applies only to behaviour 'sign_flip' and 'scaling', "
+            "not 'honest'",
             id="parameter-of-another-behaviour",
         ),
         pytest.param('name = "t"\n', "hospitals: is required", id="no-hospitals"),

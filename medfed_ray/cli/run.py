@@ -70,8 +70,13 @@ def run_command(
             out = resume
         else:
             path = resolve_scenario_path(scenario_file)
-            scenario, _ = load_scenario(path, overrides or [])
+            scenario, data = load_scenario(path, overrides or [])
             out = out or default_run_directory(scenario)
+            if scenario.sweep is not None:
+                from medfed_ray.cli.sweep import run_sweep_command
+
+                run_sweep_command(data, str(path), out, address)
+                return
         typer.echo(describe_scenario(scenario, out))
 
         started = time.perf_counter()

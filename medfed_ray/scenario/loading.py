@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from medfed_ray.aggregators import AGGREGATORS, get_param_checker
 from medfed_ray.errors import Problem, ScenarioError
+from medfed_ray.scenario.group_sizes import resolve_group_sizes
 from medfed_ray.scenario.schema import Scenario
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,12 @@ def load_scenario(
 def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
     """Build a :class:`Scenario` from plain data, or raise listing every problem."""
     try:
+        data = resolve_group_sizes(data)
+    except ValueError as error:
+        raise ScenarioError(
+            source, [Problem("hospitals", str(error), has_found=False)]
+        ) from None
+    try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         problems = [describe_pydantic_error(item) for item in error.errors()]
@@ -162,12 +169,21 @@ def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenari
         problems = check_aggregator_values(scenario)
     if problems:
         raise ScenarioError(source, problems)
+    if scenario.sweep is not None:
+        # Every combination must be valid before any of them runs.
+        from medfed_ray.sweep import expand_sweep
+
+        expand_sweep(data, source)
     return scenario
 
 
 def check_hospitals(scenario: Scenario) -> list[Problem]:
     """Cross-field checks on the hospital groups."""
     problems = []
+    if scenario.num_hospitals == 0:
+        problems.append(
+            Problem("hospitals", "the groups hold no hospitals", has_found=False)
+        )
     if scenario.min_hospitals > scenario.num_hospitals:
         problems.append(
             Problem(
@@ -213,28 +229,71 @@ def check_aggregator(section: Any) -> list[Problem]:
     return problems
 
 
-MALICIOUS_BEHAVIOURS = ("sign_flip", "gaussian_noise", "nan_update")
-"""Behaviours that send a harmful update (crash and hang send none)."""
+MALICIOUS_BEHAVIOURS = (
+    "sign_flip",
+    "gaussian_noise",
+    "nan_update",
+    "label_flip",
+    "label_noise",
+    "scaling",
+    "free_rider",
+    "alie",
+    "ipm",
+)
+"""Behaviours that send a harmful update (crash, hang and dropout send none)."""
+
+
+def most_malicious(scenario: Scenario) -> int:
+    """The most hospitals whose behaviour sends a harmful update in any one round.
+
+    A group counts in the rounds of its ``active_rounds`` (all rounds without
+    it). The count changes only where an active range starts, so checking
+    round 1 and those starts finds the maximum.
+    """
+    spans = []
+    for group in scenario.hospitals:
+        if group.behaviour not in MALICIOUS_BEHAVIOURS or group.count == 0:
+            continue
+        first, last = group.active_rounds or (1, scenario.rounds)
+        if first <= scenario.rounds:
+            spans.append((first, min(last, scenario.rounds), group.count))
+    starts = {1, *(first for first, _, _ in spans)}
+    return max(
+        sum(count for first, last, count in spans if first <= round_ <= last)
+        for round_ in starts
+    )
 
 
 def check_aggregator_values(scenario: Scenario) -> list[Problem]:
     """Check the rule's parameter values and preconditions against the hospitals.
 
     Uses the rule's own checker, so the loader and the rule agree; the number
-    of malicious hospitals counts every group whose behaviour sends a harmful
-    update in some round.
+    of malicious hospitals is the most that send a harmful update in any one
+    round (:func:`most_malicious`).
     """
     section = scenario.aggregator
-    malicious = sum(
-        group.count
-        for group in scenario.hospitals
-        if group.behaviour in MALICIOUS_BEHAVIOURS
-    )
     checker = get_param_checker(section.name)
+    malicious = most_malicious(scenario)
     messages = checker(scenario.num_hospitals, malicious, **section.params)
-    return [
+    problems = [
         Problem("aggregator.params", message, has_found=False) for message in messages
     ]
+    needed = 2 * malicious + 3
+    if (
+        not problems
+        and section.name in ("krum", "multi_krum")
+        and scenario.num_hospitals < needed
+    ):
+        problems.append(
+            Problem(
+                "hospitals",
+                f"{section.name} needs n >= 2f + 3 hospitals for the f = {malicious} "
+                f"that send harmful updates in one round, i.e. n >= {needed}; found "
+                f"n={scenario.num_hospitals}",
+                has_found=False,
+            )
+        )
+    return problems
 
 
 def aggregator_parameters(name: str) -> list[str]:

@@ -212,6 +212,11 @@ class AggregatorConfig(Section):
     name: str = "fedavg"
     params: dict[str, int | float | bool] = {}
     server_learning_rate: Annotated[float, Field(gt=0.0, le=100.0)] = 1.0
+    server_momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Momentum of the server step (FedAvgM, Hsu et al., 2019); 0 is a plain step."""
+    max_norm: Annotated[float, Field(gt=0.0, le=1e12)] | None = None
+    """Norm bounding before the rule (Sun et al., 2019): rows longer are scaled
+    down to this L2 norm. Composes with every rule; off when absent."""
 
 
 class EvaluationConfig(Section):
@@ -221,23 +226,53 @@ class EvaluationConfig(Section):
 
 
 Behaviour = Literal[
-    "honest", "sign_flip", "gaussian_noise", "crash", "hang", "nan_update"
+    "honest",
+    "sign_flip",
+    "gaussian_noise",
+    "label_flip",
+    "label_noise",
+    "scaling",
+    "free_rider",
+    "alie",
+    "ipm",
+    "dropout",
+    "crash",
+    "hang",
+    "nan_update",
 ]
+
+BEHAVIOUR_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "scale": ("sign_flip", "scaling"),
+    "std": ("gaussian_noise",),
+    "mode": ("gaussian_noise", "free_rider"),
+    "noise_fraction": ("label_noise",),
+    "probability": ("dropout",),
+    "z": ("alie",),
+    "epsilon": ("ipm",),
+}
+"""Which behaviours take each behaviour parameter (see ``docs/attacks.md``)."""
+
+MODES: dict[str, tuple[str, ...]] = {
+    "gaussian_noise": ("replace", "add"),
+    "free_rider": ("unchanged", "zeros"),
+}
+"""The values ``mode`` takes per behaviour; the first is the default."""
 
 
 class HospitalGroup(Section):
     """A number of hospitals that share a behaviour and a resource share.
 
-    ``scale`` applies to ``sign_flip`` (the hospital sends ``-scale`` times its
-    honest update) and ``std`` to ``gaussian_noise`` (the hospital sends noise
-    of that standard deviation instead of an update). ``crash`` ends the
-    hospital's process during the round and ``hang`` never answers; both
-    simulate faults, as does ``nan_update`` (sends an update of NaNs, which
-    the coordinator must reject). ``active_rounds = [first, last]`` limits the behaviour to
-    those rounds (inclusive); outside them the hospital is honest.
+    The group's size is ``count`` hospitals, or ``fraction`` of the scenario's
+    ``total_hospitals`` (rounded to the nearest whole hospital); a group that
+    gives neither takes the hospitals the others leave. The behaviours and
+    their parameters are described in ``docs/attacks.md``; a parameter given
+    to a behaviour that does not take it is an error unless it is at its
+    default. ``active_rounds = [first, last]`` limits the behaviour to those
+    rounds (inclusive); outside them the hospital is honest.
     """
 
-    count: Annotated[int, Field(ge=1, le=100_000)] = 1
+    count: Annotated[int, Field(ge=0, le=100_000)] = 1
+    fraction: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     behaviour: Behaviour = "honest"
     active_rounds: (
         Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
@@ -245,6 +280,11 @@ class HospitalGroup(Section):
     ) = None
     scale: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
     std: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+    mode: Literal["replace", "add", "unchanged", "zeros"] | None = None
+    noise_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    z: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
+    epsilon: Annotated[float, Field(gt=0.0, le=1e6)] = 0.1
     # Ray resolves resource shares to 1/10,000 of a unit.
     num_cpus: Annotated[float, Field(ge=0.0001, le=1024)] = 1.0
     num_gpus: Annotated[float, Field(ge=0.0, le=64)] = 0.0
@@ -253,14 +293,26 @@ class HospitalGroup(Section):
     def _check_behaviour_fields(self) -> HospitalGroup:
         # Default values are allowed everywhere, so a resolved scenario (which
         # spells out every field) loads again unchanged.
-        if self.scale != 1.0 and self.behaviour != "sign_flip":
+        defaults = HospitalGroup.model_construct()
+        for name, owners in BEHAVIOUR_PARAMETERS.items():
+            if getattr(self, name) != getattr(defaults, name) and (
+                self.behaviour not in owners
+            ):
+                allowed = " and ".join(repr(owner) for owner in owners)
+                raise ValueError(
+                    f"'{name}' applies only to behaviour {allowed}, "
+                    f"not {self.behaviour!r}"
+                )
+        if self.mode is not None and self.mode not in MODES[self.behaviour]:
+            choices = ", ".join(repr(mode) for mode in MODES[self.behaviour])
             raise ValueError(
-                f"'scale' applies only to behaviour 'sign_flip', not {self.behaviour!r}"
+                f"'mode' of behaviour {self.behaviour!r} must be one of {choices}; "
+                f"found {self.mode!r}"
             )
-        if self.std != 1.0 and self.behaviour != "gaussian_noise":
+        if self.count == 0 and self.fraction is None:
             raise ValueError(
-                f"'std' applies only to behaviour 'gaussian_noise', "
-                f"not {self.behaviour!r}"
+                "'count' must be at least 1; a group of no hospitals is allowed only "
+                "as a 'fraction' of total_hospitals"
             )
         if 0 < self.num_gpus < 0.0001:
             raise ValueError(
@@ -277,6 +329,18 @@ class HospitalGroup(Section):
                 f"found [{first}, {last}]"
             )
         return self
+
+    @property
+    def behaviour_mode(self) -> str | None:
+        """``mode``, or the behaviour's default mode (None if it takes none)."""
+        if self.mode is not None:
+            return self.mode
+        modes = MODES.get(self.behaviour)
+        return modes[0] if modes else None
+
+
+SweepValue = str | int | float | bool | dict[str, object]
+"""One value of a sweep axis; a table replaces the whole field it names."""
 
 
 class DpSgdConfig(Section):
@@ -344,6 +408,9 @@ class Scenario(Section):
     on_quorum_failure: Literal["stop", "retry"] = "stop"
     max_round_retries: Annotated[int, Field(ge=0, le=1000)] = 2
     checkpoint_every: Annotated[int, Field(ge=0, le=1_000_000)] = 10
+    hospitals_per_actor: Annotated[int, Field(ge=0, le=100_000)] = 0
+    total_hospitals: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    """The number of hospitals that groups sized by ``fraction`` are a fraction of."""
     dataset: DatasetConfig = DatasetConfig()
     partition: PartitionConfig = PartitionConfig()
     model: ModelConfig = ModelConfig()
@@ -352,6 +419,24 @@ class Scenario(Section):
     evaluation: EvaluationConfig = EvaluationConfig()
     hospitals: Annotated[list[HospitalGroup], Field(min_length=1, max_length=1000)]
     privacy: PrivacyConfig = PrivacyConfig()
+    sweep: (
+        Annotated[
+            dict[
+                Annotated[str, Field(min_length=1, max_length=200)],
+                Annotated[list[SweepValue], Field(min_length=1, max_length=1000)],
+            ],
+            Field(min_length=1, max_length=16),
+        ]
+        | None
+    ) = None
+    """Axes of a sweep: scenario field path -> values; see ``medfed_ray.sweep``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _size_groups(cls, data: object) -> object:
+        from medfed_ray.scenario.group_sizes import resolve_group_sizes
+
+        return resolve_group_sizes(data)
 
     @field_validator("privacy")
     @classmethod
