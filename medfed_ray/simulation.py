@@ -10,30 +10,29 @@ from pathlib import Path
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
 
 from medfed_ray.checkpoint import read_latest_checkpoint, write_checkpoint
 from medfed_ray.coordinator import (
     CoordinatorActor,
     CoordinatorState,
-    HospitalSeat,
     first_line,
 )
 from medfed_ray.data.datasets import Dataset
 from medfed_ray.data.hospital_data import prepare_hospital_data
-from medfed_ray.data.partition import split_validation
-from medfed_ray.errors import QuorumError, ResourceError, RunStopped, SimulationError
-from medfed_ray.hospital import HospitalSpec
-from medfed_ray.hospital_actor import HospitalActor
+from medfed_ray.errors import QuorumError, RunStopped, SimulationError
+from medfed_ray.placement import (
+    check_resources,
+    hospitals_per_node,
+    start_hospitals,
+    stop_actors,
+)
 from medfed_ray.round_result import RoundResult
 from medfed_ray.run_directory import RunDirectory, check_new_run_directory
 from medfed_ray.runtime import QUIET_ENV
 from medfed_ray.scenario.schema import Scenario
 
 logger = logging.getLogger(__name__)
-
-STARTUP_TIMEOUT_S = 600.0
-"""How long hospital actors may take to start (importing TensorFlow, building models)."""
 
 
 @dataclass(frozen=True)
@@ -100,97 +99,6 @@ def connect(
 def prepare_data(scenario: Scenario, seeds: Seeds) -> tuple[Dataset, list[np.ndarray]]:
     """Load the dataset and split its training part over the hospitals."""
     return prepare_hospital_data(scenario, seeds.data, seeds.partition)
-
-
-def check_resources(scenario: Scenario) -> None:
-    """Fail before any actor starts if the cluster cannot host every hospital.
-
-    Checks the total over the cluster and that each group's per-hospital
-    share fits on at least one node: an actor never spans nodes, so eight
-    1-CPU nodes cannot host a hospital that asks for 1.5 CPUs.
-    """
-    available = ray.cluster_resources()
-    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
-    for resource, key in (("CPU", "num_cpus"), ("GPU", "num_gpus")):
-        needed = sum(getattr(group, key) * group.count for group in scenario.hospitals)
-        have = float(available.get(resource, 0.0))
-        if needed > have + 1e-9:
-            raise ResourceError(
-                f"the hospitals ask for {needed:g} {resource}s in all (count x {key} "
-                f"over hospital groups) but the Ray cluster has {have:g}. Lower {key} "
-                "per hospital group, or run on a larger cluster with --address."
-            )
-        largest = max((float(node.get(resource, 0.0)) for node in nodes), default=0.0)
-        for index, group in enumerate(scenario.hospitals):
-            share = getattr(group, key)
-            if share > largest + 1e-9:
-                raise ResourceError(
-                    f"hospitals[{index}] asks for {key} = {share:g} per hospital but the "
-                    f"largest Ray node has {largest:g} {resource}s; an actor cannot span "
-                    f"nodes. Lower hospitals[{index}].{key}."
-                )
-
-
-def start_hospitals(
-    scenario: Scenario, dataset: Dataset, shards: list[np.ndarray], seeds: Seeds
-) -> list[HospitalSeat]:
-    """Start one actor per hospital, each given its shard through the object store."""
-    seats = []
-    group_of = scenario.hospital_groups()
-    local_splits = split_validation(
-        shards, scenario.dataset.validation_fraction, seeds.partition
-    )
-    for hospital_id, (train, validation) in enumerate(local_splits):
-        group = scenario.hospitals[group_of[hospital_id]]
-        spec = HospitalSpec(
-            hospital_id=hospital_id,
-            group=group_of[hospital_id],
-            behaviour=group.behaviour,
-            scale=group.scale,
-            std=group.std,
-            seed=seeds.hospitals[hospital_id],
-            active_rounds=None
-            if group.active_rounds is None
-            else tuple(group.active_rounds),
-            privacy=scenario.privacy if scenario.privacy.enabled else None,
-            examples=len(train),
-        )
-        # Each hospital's training and local validation split, by reference.
-        shard_refs = (
-            ray.put(dataset.x_train[train]),
-            ray.put(dataset.y_train[train]),
-            ray.put(dataset.x_train[validation]),
-            ray.put(dataset.y_train[validation]),
-        )
-        # A crashed or cut-off actor is restarted by Ray with the same
-        # constructor arguments (its shard references); the round it was in
-        # is not retried, since the coordinator has closed it without it.
-        actor = HospitalActor.options(
-            num_cpus=group.num_cpus,
-            num_gpus=group.num_gpus,
-            max_restarts=-1,
-            max_task_retries=0,
-        ).remote(
-            [spec],
-            [shard_refs],
-            scenario.model,
-            scenario.local,
-            dataset.input_shape,
-            dataset.num_classes,
-            group.num_cpus,
-        )
-        seats.append(HospitalSeat(spec, actor, shard_refs))
-
-    try:
-        ray.get(
-            [seat.actor.ready.remote() for seat in seats], timeout=STARTUP_TIMEOUT_S
-        )
-    except GetTimeoutError:
-        raise ResourceError(
-            f"hospital actors did not start within {STARTUP_TIMEOUT_S:.0f} s; the cluster "
-            "may lack the CPUs/GPUs or memory they ask for"
-        ) from None
-    return seats
 
 
 def run_simulation(
@@ -311,21 +219,6 @@ def privacy_budget_stop(
         return None
     logger.warning("%s", check.message())
     return check.message()
-
-
-def hospitals_per_node(seats: list[HospitalSeat]) -> dict[str, int]:
-    """How many hospitals each Ray node hosts (shows how a cluster spread them)."""
-    nodes = ray.get([seat.actor.node_id.remote() for seat in seats])
-    return {node: nodes.count(node) for node in sorted(set(nodes))}
-
-
-def stop_actors(actors: list[ray.actor.ActorHandle]) -> None:
-    """Kill the run's actors; a runtime already gone (Ctrl-C reached it) is fine."""
-    for actor in actors:
-        try:
-            ray.kill(actor, no_restart=True)
-        except Exception as error:  # noqa: BLE001 - shutting down; nothing to save
-            logger.debug("could not kill actor: %s", error)
 
 
 def run_round_with_retries(
