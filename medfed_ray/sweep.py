@@ -106,14 +106,23 @@ def toml_value(value: Any) -> str:
 
 
 def value_label(value: Any) -> str:
-    """A short text for one axis value: a table by its ``name``, else compact JSON."""
-    if isinstance(value, dict):
-        extra = {k: v for k, v in value.items() if k != "name"}
-        name = str(value.get("name", ""))
-        if not extra:
-            return name
-        return f"{name}{json.dumps(extra, separators=(',', '='), sort_keys=True)}"
-    return str(value)
+    """A short text for one axis value; a table by its ``name`` or ``behaviour``.
+
+    ``{name = "krum", params = {num_malicious = 2}}`` reads
+    ``krum_num_malicious=2``: the head, then every other leaf as ``key=value``.
+    """
+    if not isinstance(value, dict):
+        return str(value)
+    head = str(value.get("name") or value.get("behaviour") or "")
+    rest = {k: v for k, v in value.items() if k not in ("name", "behaviour")}
+    return head + "".join(f"_{key}={leaf}" for key, leaf in _leaves(rest))
+
+
+def _leaves(table: dict[str, Any]) -> list[tuple[str, Any]]:
+    found = []
+    for key, value in table.items():
+        found += _leaves(value) if isinstance(value, dict) else [(key, value)]
+    return found
 
 
 def combination_label(index: int, values: dict[str, Any]) -> str:

@@ -150,13 +150,13 @@ def load_scenario(
 def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
     """Build a :class:`Scenario` from plain data, or raise listing every problem."""
     try:
-        data = resolve_group_sizes(data)
+        resolved = resolve_group_sizes(data)
     except ValueError as error:
         raise ScenarioError(
             source, [Problem("hospitals", str(error), has_found=False)]
         ) from None
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(resolved)
     except ValidationError as error:
         problems = [describe_pydantic_error(item) for item in error.errors()]
         problems += check_aggregator(data.get("aggregator", {}))
