@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medfed_ray.coordinator import CoordinatorState
+from medfed_ray.coordinator_state import CoordinatorState
 from medfed_ray.errors import UsageError
 
 logger = logging.getLogger(__name__)

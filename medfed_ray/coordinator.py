@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import ray
 from ray.exceptions import (
-    ActorUnavailableError,
     GetTimeoutError,
     RayActorError,
     RayTaskError,
@@ -19,45 +17,17 @@ from ray.exceptions import (
 from medfed_ray.aggregators import get_aggregator
 from medfed_ray.aggregators.norm_bounding import aggregate_bounded
 from medfed_ray.attacks import COLLUDING_BEHAVIOURS, apply_colluding_attacks
-from medfed_ray.hospital import HospitalReport, HospitalSpec
+from medfed_ray.coordinator_state import CoordinatorState, HospitalSeat
+from medfed_ray.hospital import HospitalReport
+from medfed_ray.local_evaluation import fill_local_scores, score_own_models
+from medfed_ray.placement import ACTOR_START_TIMEOUT_S, await_actors
 from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.runtime import configure_tensorflow
 from medfed_ray.scenario.schema import Scenario
+from medfed_ray.update_checks import check_update, first_line
 
 logger = logging.getLogger(__name__)
-
-ACTOR_START_TIMEOUT_S = 300.0
-"""How long a restarted hospital actor may take to come back before a round."""
-
-
-@dataclass(frozen=True)
-class HospitalSeat:
-    """Where a hospital lives: its spec, the actor that hosts it, and its shard refs.
-
-    Holding the shard references here keeps the shard objects alive for as
-    long as the actor may be restarted with them.
-    """
-
-    spec: HospitalSpec
-    actor: ray.actor.ActorHandle
-    shard_refs: tuple[ray.ObjectRef, ...] = ()
-
-
-@dataclass
-class CoordinatorState:
-    """Everything a round changes, as arrays and numbers: what a checkpoint holds.
-
-    Hospital generators are derived from (seed, round), so no generator
-    state is needed here.
-    """
-
-    completed_round: int
-    weights: np.ndarray
-    local_weights: np.ndarray | None = None
-    """Local-only training: each hospital's own weights, row per hospital id."""
-    momentum: np.ndarray | None = None
-    """The server's momentum buffer when ``aggregator.server_momentum > 0``."""
 
 
 class Coordinator:
@@ -280,31 +250,11 @@ class Coordinator:
 
         Re-importing TensorFlow and rebuilding the model takes seconds; counting
         that against ``round_timeout_s`` could cut a restarted hospital off again
-        and again. An actor still not up after ``actor_start_timeout_s`` stays
-        marked and will simply miss this round's deadline.
+        and again.
         """
         waiting = [seat for seat in seats if seat.spec.hospital_id in self.restarting]
-        deadline = time.monotonic() + ACTOR_START_TIMEOUT_S
-        for seat in waiting:
-            # Calls made while Ray is still restarting the actor fail at once
-            # with ActorUnavailableError, so ask again until it answers.
-            while time.monotonic() < deadline:
-                try:
-                    ray.get(
-                        seat.actor.ready.remote(), timeout=deadline - time.monotonic()
-                    )
-                except ActorUnavailableError:
-                    time.sleep(0.5)
-                    continue
-                except (RayActorError, GetTimeoutError) as error:
-                    logger.warning(
-                        "hospital %d did not come back: %s",
-                        seat.spec.hospital_id,
-                        first_line(error),
-                    )
-                    break
-                self.restarting.discard(seat.spec.hospital_id)
-                break
+        if waiting:
+            self.restarting -= await_actors(waiting, ACTOR_START_TIMEOUT_S)
 
     def step(
         self,
@@ -395,34 +345,13 @@ class Coordinator:
                 setattr(result, key, value)
             return
 
-        # Each hospital scores its own weights in its own actor, in parallel.
-        test_refs = (ray.put(self.x_test), ray.put(self.y_test))
-        by_hospital = {row.hospital: row for row in result.hospitals}
-        calls = {
-            seat.spec.hospital_id: seat.actor.evaluate.remote(
-                ray.put(self.state.local_weights[seat.spec.hospital_id]), *test_refs
-            )
-            for seat in self.seats
-        }
-        scored = []
-        for hospital_id, call in calls.items():
-            try:
-                scores = ray.get(call, timeout=self.scenario.round_timeout_s)
-            except (RayActorError, RayTaskError, GetTimeoutError) as error:
-                logger.info(
-                    "hospital %d not evaluated: %s", hospital_id, first_line(error)
-                )
-                continue
-            row = by_hospital.get(hospital_id)
-            if row is not None:
-                for key, value in scores.items():
-                    setattr(row, f"test_{key}", value)
-            scored.append(scores)
-
-        if scored:
-            for key in ("accuracy", "balanced_accuracy", "auroc", "loss"):
-                setattr(result, key, float(np.nanmean([item[key] for item in scored])))
-            result.accuracy_std = float(np.std([item["accuracy"] for item in scored]))
+        scores = score_own_models(
+            self.seats,
+            self.state.local_weights,
+            (self.x_test, self.y_test),
+            self.scenario.round_timeout_s,
+        )
+        fill_local_scores(result, scores)
 
     # -- state ---------------------------------------------------------------------
 
@@ -451,33 +380,6 @@ class Coordinator:
             path = Path(folder) / "model.keras"
             self.trainer.model.save(path)
             return path.read_bytes()
-
-
-def check_update(
-    update: object, expected_size: int
-) -> tuple[HospitalStatus, str | None]:
-    """Classify an update as usable, of the wrong shape or dtype, or holding NaN/Inf."""
-    if not isinstance(update, np.ndarray):
-        return (
-            HospitalStatus.BAD_SHAPE,
-            f"update is a {type(update).__name__}, not an array",
-        )
-    if update.shape != (expected_size,) or update.dtype != np.float32:
-        return (
-            HospitalStatus.BAD_SHAPE,
-            f"update has shape {update.shape} and dtype {update.dtype}; "
-            f"expected ({expected_size},) float32",
-        )
-    if not np.isfinite(update).all():
-        bad = int(np.count_nonzero(~np.isfinite(update)))
-        return HospitalStatus.NONFINITE, f"update holds {bad} NaN/Inf value(s)"
-    return HospitalStatus.OK, None
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message, for a compact record."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 CoordinatorActor = ray.remote(Coordinator)

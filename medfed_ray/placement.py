@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
-from medfed_ray.coordinator import HospitalSeat
+from medfed_ray.coordinator_state import HospitalSeat
 from medfed_ray.data.datasets import Dataset
 from medfed_ray.data.partition import split_validation
 from medfed_ray.errors import ResourceError
 from medfed_ray.hospital import HospitalSpec
 from medfed_ray.hospital_actor import HospitalActor
 from medfed_ray.scenario.schema import Scenario
+from medfed_ray.update_checks import first_line
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ STARTUP_TIMEOUT_S = 600.0
 PROCESS_BYTES = 450 * 2**20
 """Memory one hospital actor process costs: TensorFlow, Keras and a small model
 (measured at 385-400 MiB; see docs/datasets.md), rounded up."""
+
+ACTOR_START_TIMEOUT_S = 300.0
+"""How long a restarted hospital actor may take to come back before a round."""
 
 MEMORY_SHARE_FOR_ACTORS = 0.6
 """Share of Ray's memory resource that automatic packing lets actor processes fill."""
@@ -180,6 +185,34 @@ def start_hospitals(
             "may lack the CPUs/GPUs or memory they ask for"
         ) from None
     return seats
+
+
+def await_actors(seats: list[HospitalSeat], timeout_s: float) -> set[int]:
+    """Wait until the seats' (restarted) actors answer; return the hospital ids that did.
+
+    Calls made while Ray is still restarting an actor fail at once with
+    ``ActorUnavailableError``, so each is asked again until it answers or the
+    time is up. A hospital whose actor is still down will miss its round.
+    """
+    deadline = time.monotonic() + timeout_s
+    back = set()
+    for seat in seats:
+        while time.monotonic() < deadline:
+            try:
+                ray.get(seat.actor.ready.remote(), timeout=deadline - time.monotonic())
+            except ActorUnavailableError:
+                time.sleep(0.5)
+                continue
+            except (RayActorError, GetTimeoutError) as error:
+                logger.warning(
+                    "hospital %d did not come back: %s",
+                    seat.spec.hospital_id,
+                    first_line(error),
+                )
+                break
+            back.add(seat.spec.hospital_id)
+            break
+    return back
 
 
 def hospitals_per_node(seats: list[HospitalSeat]) -> dict[str, int]:

@@ -13,11 +13,8 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from medfed_ray.checkpoint import read_latest_checkpoint, write_checkpoint
-from medfed_ray.coordinator import (
-    CoordinatorActor,
-    CoordinatorState,
-    first_line,
-)
+from medfed_ray.coordinator import CoordinatorActor
+from medfed_ray.coordinator_state import CoordinatorState
 from medfed_ray.data.datasets import Dataset
 from medfed_ray.data.hospital_data import prepare_hospital_data
 from medfed_ray.errors import QuorumError, RunStopped, SimulationError
@@ -31,6 +28,7 @@ from medfed_ray.round_result import RoundResult
 from medfed_ray.run_directory import RunDirectory, check_new_run_directory
 from medfed_ray.runtime import QUIET_ENV
 from medfed_ray.scenario.schema import Scenario
+from medfed_ray.update_checks import first_line, last_line
 
 logger = logging.getLogger(__name__)
 
@@ -190,8 +188,9 @@ def run_simulation(
         ) from None
     except RayActorError as error:
         raise SimulationError(
-            f"the coordinator actor died ({first_line(error)}); possible causes: the "
-            "machine ran out of memory, or its process was killed"
+            f"the coordinator actor died: {last_line(error)}. Possible causes: an "
+            "error while it started (shown), the machine ran out of memory, or its "
+            "process was killed"
         ) from None
     finally:
         stop_actors([coordinator, *(seat.actor for seat in seats)])

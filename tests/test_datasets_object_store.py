@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from medfed_ray import simulation
+from medfed_ray import placement, simulation
+from medfed_ray.data.datasets import Dataset
 from medfed_ray.scenario.schema import Scenario
 
 
@@ -37,7 +38,7 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
     """Four references per hospital (train and validation, features and labels);
     images stay uint8; train and validation together are exactly the hospital's shard."""
     recorder = RecordingActorClass(ray_runtime)
-    monkeypatch.setattr(simulation, "HospitalActor", recorder)
+    monkeypatch.setattr(placement, "HospitalActor", recorder)
     scenario = Scenario.model_validate(
         {
             "name": "store",
@@ -55,7 +56,7 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
     dataset, shards = simulation.prepare_data(scenario, seeds)
     # Make the features uint8 images, as MedMNIST's are, to see they are not widened.
     images = (np.arange(dataset.x_train.size) % 256).astype(np.uint8)
-    dataset = simulation.Dataset(
+    dataset = Dataset(
         name=dataset.name,
         x_train=images.reshape(dataset.x_train.shape),
         y_train=dataset.y_train,
@@ -64,7 +65,7 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
         num_classes=dataset.num_classes,
     )
 
-    simulation.start_hospitals(scenario, dataset, shards, seeds)
+    placement.start_hospitals(scenario, dataset, shards, seeds)
 
     assert len(recorder.calls) == 3
     for hospital, call in enumerate(recorder.calls):

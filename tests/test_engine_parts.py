@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medfed_ray.coordinator import check_update
 from medfed_ray.data.partition import partition
 from medfed_ray.metrics import score
 from medfed_ray.round_result import HospitalStatus
 from medfed_ray.scenario.schema import LocalTrainingConfig, ModelConfig, PartitionConfig
+from medfed_ray.update_checks import check_update
 
 
 @pytest.fixture(scope="module")

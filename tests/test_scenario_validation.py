@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from medfed_ray.cli.app import app
 from medfed_ray.errors import ScenarioError
 from medfed_ray.scenario.loading import apply_overrides, load_scenario, parse_override
+from medfed_ray.scenario.schema import Scenario
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.toml"
 
@@ -93,10 +94,8 @@ MINIMAL = 'name = "t"\n' + HOSPITALS
         ),
         pytest.param(
             "seeed = 3\n" + MINIMAL,
-            "seeed: unknown field; did you mean 'seed'? allowed: name, seed, rounds, training, "
-            "round_timeout_s, min_hospitals, on_quorum_failure, max_round_retries, "
-            "checkpoint_every, total_hospitals, dataset, partition, model, local, "
-            "aggregator, evaluation, hospitals, privacy, sweep",
+            "seeed: unknown field; did you mean 'seed'? allowed: "
+            + ", ".join(Scenario.model_fields),
             id="unknown-top-level-key",
         ),
         pytest.param(

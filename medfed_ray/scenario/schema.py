@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -19,21 +17,9 @@ from pydantic import (
 )
 
 from medfed_ray.aggregators import AGGREGATORS
-
-
-class Section(BaseModel):
-    """A scenario table: frozen, strictly typed, and unknown keys are errors.
-
-    Strict types mean ``rounds = "5"``, ``rounds = true`` or ``count = 2.0`` are
-    refused instead of silently converted; an integer is still a valid float.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
-Count = Annotated[int, Field(ge=1)]
-
+from medfed_ray.scenario.hospital_group import HospitalGroup
+from medfed_ray.scenario.privacy_config import PrivacyConfig
+from medfed_ray.scenario.section import Count, Fraction, Section
 
 DatasetName = Literal[
     "breast_cancer", "digits", "medmnist", "npz", "parquet", "synthetic"
@@ -225,175 +211,8 @@ class EvaluationConfig(Section):
     every: Count = 1
 
 
-Behaviour = Literal[
-    "honest",
-    "sign_flip",
-    "gaussian_noise",
-    "label_flip",
-    "label_noise",
-    "scaling",
-    "free_rider",
-    "alie",
-    "ipm",
-    "dropout",
-    "crash",
-    "hang",
-    "nan_update",
-]
-
-BEHAVIOUR_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "scale": ("sign_flip", "scaling"),
-    "std": ("gaussian_noise",),
-    "mode": ("gaussian_noise", "free_rider"),
-    "noise_fraction": ("label_noise",),
-    "probability": ("dropout",),
-    "z": ("alie",),
-    "epsilon": ("ipm",),
-}
-"""Which behaviours take each behaviour parameter (see ``docs/attacks.md``)."""
-
-MODES: dict[str, tuple[str, ...]] = {
-    "gaussian_noise": ("replace", "add"),
-    "free_rider": ("unchanged", "zeros"),
-}
-"""The values ``mode`` takes per behaviour; the first is the default."""
-
-
-class HospitalGroup(Section):
-    """A number of hospitals that share a behaviour and a resource share.
-
-    The group's size is ``count`` hospitals, or ``fraction`` of the scenario's
-    ``total_hospitals`` (rounded to the nearest whole hospital); a group that
-    gives neither takes the hospitals the others leave. The behaviours and
-    their parameters are described in ``docs/attacks.md``; a parameter given
-    to a behaviour that does not take it is an error unless it is at its
-    default. ``active_rounds = [first, last]`` limits the behaviour to those
-    rounds (inclusive); outside them the hospital is honest.
-    """
-
-    count: Annotated[int, Field(ge=0, le=100_000)] = 1
-    fraction: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    behaviour: Behaviour = "honest"
-    active_rounds: (
-        Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
-        | None
-    ) = None
-    scale: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    std: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    mode: Literal["replace", "add", "unchanged", "zeros"] | None = None
-    noise_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
-    probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    z: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
-    epsilon: Annotated[float, Field(gt=0.0, le=1e6)] = 0.1
-    # Ray resolves resource shares to 1/10,000 of a unit.
-    num_cpus: Annotated[float, Field(ge=0.0001, le=1024)] = 1.0
-    num_gpus: Annotated[float, Field(ge=0.0, le=64)] = 0.0
-
-    @model_validator(mode="after")
-    def _check_behaviour_fields(self) -> HospitalGroup:
-        # Default values are allowed everywhere, so a resolved scenario (which
-        # spells out every field) loads again unchanged.
-        defaults = HospitalGroup.model_construct()
-        for name, owners in BEHAVIOUR_PARAMETERS.items():
-            if getattr(self, name) != getattr(defaults, name) and (
-                self.behaviour not in owners
-            ):
-                allowed = " and ".join(repr(owner) for owner in owners)
-                raise ValueError(
-                    f"'{name}' applies only to behaviour {allowed}, "
-                    f"not {self.behaviour!r}"
-                )
-        if self.mode is not None and self.mode not in MODES[self.behaviour]:
-            choices = ", ".join(repr(mode) for mode in MODES[self.behaviour])
-            raise ValueError(
-                f"'mode' of behaviour {self.behaviour!r} must be one of {choices}; "
-                f"found {self.mode!r}"
-            )
-        if self.count == 0 and self.fraction is None:
-            raise ValueError(
-                "'count' must be at least 1; a group of no hospitals is allowed only "
-                "as a 'fraction' of total_hospitals"
-            )
-        if 0 < self.num_gpus < 0.0001:
-            raise ValueError(
-                "'num_gpus' must be 0 or at least 0.0001 (Ray's resource precision); "
-                f"found {self.num_gpus}"
-            )
-        if (
-            self.active_rounds is not None
-            and self.active_rounds[0] > self.active_rounds[1]
-        ):
-            first, last = self.active_rounds
-            raise ValueError(
-                f"'active_rounds' must be [first, last] with first <= last; "
-                f"found [{first}, {last}]"
-            )
-        return self
-
-    @property
-    def behaviour_mode(self) -> str | None:
-        """``mode``, or the behaviour's default mode (None if it takes none)."""
-        if self.mode is not None:
-            return self.mode
-        modes = MODES.get(self.behaviour)
-        return modes[0] if modes else None
-
-
 SweepValue = str | int | float | bool | dict[str, object]
 """One value of a sweep axis; a table replaces the whole field it names."""
-
-
-class DpSgdConfig(Section):
-    """Sample-level DP-SGD inside every hospital (Abadi et al., CCS 2016, Algorithm 1)."""
-
-    enabled: bool = False
-    l2_norm_clip: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    noise_multiplier: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-
-    @model_validator(mode="after")
-    def _check_enabled(self) -> DpSgdConfig:
-        if not self.enabled and (
-            self.l2_norm_clip != 1.0 or self.noise_multiplier != 1.0
-        ):
-            raise ValueError(
-                "'l2_norm_clip' and 'noise_multiplier' apply only when enabled = true"
-            )
-        return self
-
-
-class PrivacyConfig(Section):
-    """Differential privacy of a run and its budget; see ``docs/privacy.md``.
-
-    ``mode`` adds client-level DP: every update is clipped to ``clip_norm`` and
-    Gaussian noise of standard deviation ``noise_multiplier * clip_norm`` is
-    added by each hospital (``local``) or once by the coordinator to the sum
-    (``central``, DP-FedAvg). ``dp_sgd`` adds sample-level DP inside hospitals.
-    """
-
-    mode: Literal["off", "local", "central"] = "off"
-    clip_norm: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    noise_multiplier: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    sampling: Literal["all", "poisson", "fixed"] = "all"
-    sampling_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
-    max_epsilon: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
-    accountant: Literal["rdp", "pld"] = "rdp"
-    secure_noise: bool = False
-    dp_sgd: DpSgdConfig = DpSgdConfig()
-
-    @model_validator(mode="after")
-    def _check_privacy_fields(self) -> PrivacyConfig:
-        from medfed_ray.privacy.validation import config_problems
-
-        problems = config_problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any private mechanism is on."""
-        return self.mode != "off" or self.dp_sgd.enabled
 
 
 class Scenario(Section):
