@@ -59,6 +59,10 @@ def main_options(
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False, markup=False)],
     )
+    # dp-accounting warns, through absl, each time an RDP order fails to
+    # converge and is left out; epsilon stays a valid upper bound, and the
+    # repeated lines would bury the run's own output. Shown with --verbose.
+    logging.getLogger("absl").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 app.command("run")(run_command)

@@ -128,13 +128,16 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def describe_rule(scenario) -> str:
+    """``aggregator median``, or that local-only training aggregates nothing."""
+    if scenario.training == "local":
+        return "no aggregation (local-only)"
+    return f"aggregator {scenario.aggregator.name}"
+
+
 def describe_scenario(scenario, out: Path) -> str:
     """The one-line header of a run: what runs and where it is written."""
-    rule = (
-        "no aggregation (local-only)"
-        if scenario.training == "local"
-        else f"aggregator {scenario.aggregator.name}"
-    )
+    rule = describe_rule(scenario)
     return (
         f"Scenario {scenario.name}: {plural(scenario.num_hospitals, 'hospital')}, "
         f"{plural(scenario.rounds, 'round')}, {scenario.training} training, {rule}; "

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from medfed_ray.cli.common import resolve_scenario_path, user_errors
-from medfed_ray.cli.run import SET_HELP
+from medfed_ray.cli.run import SET_HELP, describe_rule, plural
 
 
 def validate_command(
@@ -28,7 +28,8 @@ def validate_command(
         path = resolve_scenario_path(scenario_file)
         scenario, _ = load_scenario(path, overrides or [])
         check_feasible(scenario, str(path))
+    rule = describe_rule(scenario)
     typer.echo(
-        f"{path}: valid ({scenario.num_hospitals} hospitals, {scenario.rounds} rounds, "
-        f"{scenario.training} training, aggregator {scenario.aggregator.name})"
+        f"{path}: valid ({plural(scenario.num_hospitals, 'hospital')}, "
+        f"{plural(scenario.rounds, 'round')}, {scenario.training} training, {rule})"
     )
