@@ -127,3 +127,77 @@ def run_command(
     for key, value in record.items():
         table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+@bench_app.command("simulation")
+def simulation_command(
+    hospitals: Annotated[
+        str, typer.Option("--hospitals", help="Comma-separated hospital counts.")
+    ] = "10,100,1000",
+    rounds: Annotated[
+        int,
+        typer.Option(
+            "--rounds", min=3, help="Rounds per run; the first and last are not timed."
+        ),
+    ] = 5,
+    actors: Annotated[
+        int,
+        typer.Option("--actors", min=1, help="Hospital actors the engine packs into."),
+    ] = 2,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the records to FILE.")
+    ] = None,
+) -> None:
+    """Client updates per second of the engine beside a plain single-process loop."""
+    import math
+
+    from medfed_ray.bench.simulation import measure
+
+    try:
+        counts = [int(part) for part in hospitals.split(",") if part.strip()]
+    except ValueError:
+        typer.echo(
+            f"Error: --hospitals must be integers separated by commas; found {hospitals!r}",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    if not counts or min(counts) < 1:
+        typer.echo(
+            f"Error: --hospitals needs counts of at least 1; found {hospitals!r}",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    records = []
+    table = Table(title="Client updates per second: engine against a plain loop")
+    for column in (
+        "hospitals",
+        "loop upd/s",
+        "engine upd/s",
+        "engine/loop",
+        "loop start s",
+        "engine start s",
+        "start ratio",
+        "loop MiB",
+        "engine MiB",
+    ):
+        table.add_column(column, justify="right")
+    for count in counts:
+        per_actor = math.ceil(count / actors)
+        loop = measure("loop", count, rounds, 1)
+        engine = measure("engine", count, rounds, per_actor)
+        records += [loop, engine]
+        table.add_row(
+            str(count),
+            f"{loop['updates_per_second']:.1f}",
+            f"{engine['updates_per_second']:.1f}",
+            f"{engine['updates_per_second'] / loop['updates_per_second']:.2f}x",
+            f"{loop['startup_seconds']:.1f}",
+            f"{engine['startup_seconds']:.1f}",
+            f"{engine['startup_seconds'] / loop['startup_seconds']:.2f}x",
+            f"{loop['peak_pss_mib']:.0f}",
+            f"{engine['peak_pss_mib']:.0f}",
+        )
+    console.print(table)
+    if json_file is not None:
+        json_file.write_text(json.dumps(records, indent=1) + "\n")

@@ -1,0 +1,50 @@
+"""One run of ``medfed bench simulation`` at a tiny size: both sides measured, finite numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from typer.testing import CliRunner
+
+from medfed_ray.cli.bench import bench_app
+
+
+def test_simulation_benchmark_reports_both_sides(tmp_path):
+    """The loop and the engine each report throughput, start-up and memory."""
+    out = tmp_path / "bench.json"
+
+    result = CliRunner().invoke(
+        bench_app,
+        [
+            "simulation",
+            "--hospitals",
+            "2",
+            "--rounds",
+            "3",
+            "--actors",
+            "1",
+            "--json",
+            str(out),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())
+    assert [record["side"] for record in records] == ["loop", "engine"]
+    for record in records:
+        assert record["hospitals"] == 2
+        assert len(record["round_seconds"]) == 3
+        for key in ("updates_per_second", "startup_seconds", "peak_pss_mib"):
+            assert math.isfinite(record[key]) and record[key] > 0, (key, record)
+
+
+def test_bad_hospital_counts_are_refused():
+    """A count that is not a positive integer is a usage error naming the option."""
+    result = CliRunner().invoke(bench_app, ["simulation", "--hospitals", "10,x"])
+
+    assert result.exit_code == 2
+    assert (
+        "--hospitals must be integers separated by commas; found '10,x'"
+        in result.output
+    )
