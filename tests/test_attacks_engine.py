@@ -49,7 +49,7 @@ def test_attacks_and_defences_in_a_resumed_run(ray_runtime, tmp_path):
             "model": {"hidden_units": [4]},
             "local": {"batch_size": 64, "learning_rate": 0.1},
             "aggregator": {
-                "name": "median",
+                "name": "mean",
                 "max_norm": 0.05,
                 "server_momentum": 0.9,
             },
@@ -89,7 +89,7 @@ def test_attacks_and_defences_in_a_resumed_run(ray_runtime, tmp_path):
     assert dropout[dropout.status == "dropped"].decision.isna().all()
     # Every update is far longer than 0.05, so bounding scales every one down.
     answered = first[first.status == "ok"]
-    assert answered.decision.isin(["down_weighted", "trimmed"]).all()
+    assert (answered.decision == "down_weighted").all()
     alie = first[first.behaviour == "alie"]
     honest = first[first.behaviour == "honest"]
     # ALIE sends mean - 3 std of two honest rows; its recorded norm is that vector's.
