@@ -293,14 +293,27 @@ def plot_sweep(rows: list[dict[str, Any]], axes: list[str], out: Path) -> Path |
     lines = sorted({str(row[line_axis]) for row in done}) if line_axis else [""]
     for line in lines:
         members = [r for r in done if line_axis is None or str(r[line_axis]) == line]
-        xs = sorted({row[x_axis] for row in members}, key=_sort_key)
+        if numeric:
+            xs = sorted({row[x_axis] for row in members}, key=_sort_key)
+        else:
+            # Categories keep the sweep's order; a line between them would
+            # suggest an order that is not there.
+            xs = list(dict.fromkeys(row[x_axis] for row in members))
         means, stds = [], []
         for x in xs:
             mean, std = mean_std([r["accuracy"] for r in members if r[x_axis] == x])
             means.append(mean)
             stds.append(std)
         positions = xs if numeric else list(range(len(xs)))
-        axes_.errorbar(positions, means, yerr=stds, marker="o", capsize=3, label=line)
+        axes_.errorbar(
+            positions,
+            means,
+            yerr=stds,
+            marker="o",
+            capsize=3,
+            label=line,
+            linestyle="-" if numeric else "none",
+        )
         if not numeric:
             axes_.set_xticks(positions, [str(x) for x in xs], rotation=30, ha="right")
     axes_.set_xlabel(x_axis)
