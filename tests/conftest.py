@@ -16,6 +16,8 @@ seed = 7
 rounds = 3
 round_timeout_s = 120
 min_hospitals = 2
+# One actor hosts all three hospitals: fewer TensorFlow processes to start.
+hospitals_per_actor = 3
 
 [dataset]
 name = "breast_cancer"

@@ -32,6 +32,9 @@ def scenario_with(*groups: dict, **top: object):
         "round_timeout_s": 60,
         "min_hospitals": 1,
         "checkpoint_every": 0,
+        # Honest hospitals share an actor (packing is within a group), so a
+        # faulty group's crash never takes an honest hospital down with it.
+        "hospitals_per_actor": 2,
         "partition": {"name": "iid", "min_samples": 20},
         "model": {"hidden_units": [4]},
         "local": {"batch_size": 64, "learning_rate": 0.1},
