@@ -33,8 +33,8 @@ class BareTensorFlowActor:
 def main() -> None:
     """Start the hospitals, train one round, and print what each costs."""
     from medfed_ray.bench.memory import pss_bytes
-    from medfed_ray.scenario.loading import load_scenario
     from medfed_ray.placement import start_hospitals
+    from medfed_ray.scenario.loading import load_scenario
     from medfed_ray.simulation import Seeds, connect, prepare_data
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
