@@ -48,3 +48,22 @@ def test_bad_hospital_counts_are_refused():
         "--hospitals must be integers separated by commas; found '10,x'"
         in result.output
     )
+
+
+def test_run_benchmark_reports_time_and_memory_of_a_whole_run(
+    ray_runtime, tiny_scenario
+):
+    """``medfed bench run`` times a tiny scenario and measures its processes' memory."""
+    result = CliRunner().invoke(
+        bench_app, ["run", str(tiny_scenario), "--set", "rounds=2"], terminal_width=200
+    )
+
+    assert result.exit_code == 0, result.output
+    for measure in (
+        "wall_seconds",
+        "startup_seconds",
+        "peak_pss_mib",
+        "final_accuracy",
+    ):
+        assert measure in result.output
+    assert ray_runtime.is_initialized()

@@ -22,10 +22,12 @@ def measure_run(scenario: Scenario, address: str | None = None) -> dict[str, flo
     from medfed_ray.simulation import connect, run_simulation
 
     started = time.perf_counter()
+    already_running = ray.is_initialized()
     with PeakMemory() as memory, tempfile.TemporaryDirectory() as folder:
         connect(address)
         outcome = run_simulation(scenario, Path(folder) / "run", address=address)
-        ray.shutdown()
+        if not already_running:
+            ray.shutdown()
     wall_seconds = time.perf_counter() - started
 
     rounds = outcome.rounds
