@@ -72,6 +72,7 @@ def connect(
     address: str | None = None,
     show_actor_output: bool = False,
     num_cpus: int | None = None,
+    dashboard: bool = False,
 ) -> None:
     """Start or join a Ray runtime, with the dashboard off, unless one is running.
 
@@ -79,6 +80,8 @@ def connect(
     Actors' own output (TensorFlow's start-up lines) stays in Ray's log files
     unless ``show_actor_output``.
     ``num_cpus`` caps a local runtime's CPUs (default: all of the machine's).
+    ``dashboard`` turns Ray's dashboard on, on 127.0.0.1 only (it needs
+    ``pip install "ray[default]"``).
     """
     if ray.is_initialized():
         return
@@ -87,7 +90,8 @@ def connect(
         # running on this machine by `ray start`.
         address=address or "local",
         num_cpus=num_cpus if address is None else None,
-        include_dashboard=False,
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
         logging_level=logging.WARNING,
         log_to_driver=show_actor_output,
         runtime_env={"env_vars": dict(QUIET_ENV)},

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 SET_HELP = (
     "Override a scenario field, e.g. --set rounds=5 --set aggregator.name=median."
 )
+DASHBOARD_HELP = (
+    "Turn on Ray's dashboard, on 127.0.0.1 only (off by default; needs Ray's default extra)."
+)
 RESUME_HELP = "Continue an interrupted run from its latest checkpoint in RUN_DIR."
 OUT_HELP = "Run directory to write (default: runs/<scenario>-<timestamp>)."
 ADDRESS_HELP = (
@@ -49,11 +52,14 @@ def run_command(
     resume: Annotated[
         Path | None, typer.Option("--resume", help=RESUME_HELP, show_default=False)
     ] = None,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard", help=DASHBOARD_HELP, show_default=False)
+    ] = False,
 ) -> None:
     """Run a federated (or local-only) training scenario."""
     from medfed_ray.run_directory import default_run_directory
     from medfed_ray.scenario import load_scenario
-    from medfed_ray.simulation import run_simulation
+    from medfed_ray.simulation import connect, run_simulation
 
     if resume is not None and (scenario_file or overrides or out):
         typer.echo(
@@ -111,6 +117,8 @@ def run_command(
                         highlight=False,
                     )
 
+            if dashboard:
+                connect(address, dashboard=True)
             outcome = run_simulation(
                 scenario,
                 out,
