@@ -49,6 +49,7 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
                 "synthetic_shape": [4, 4, 1],
                 "validation_fraction": 0.25,
             },
+            "hospitals_per_actor": 1,
             "hospitals": [{"count": 3, "num_cpus": 0.1}],
         }
     )

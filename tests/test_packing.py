@@ -38,6 +38,23 @@ def test_packing_groups_consecutive_hospitals_within_each_group():
     assert placement.pack(scenario, 1) == [[index] for index in range(8)]
 
 
+def test_automatic_packing_fills_a_core_with_fractional_hospitals():
+    """Hospitals at a quarter core share a process four at a time, unless told otherwise."""
+    automatic = validate_scenario(
+        {"name": "t", "hospitals": [{"count": 6, "num_cpus": 0.25}, {"count": 2}]}
+    )
+    chosen = validate_scenario(
+        {
+            "name": "t",
+            "hospitals_per_actor": 1,
+            "hospitals": [{"count": 6, "num_cpus": 0.25}],
+        }
+    )
+
+    assert placement.pack(automatic, 1) == [[0, 1, 2, 3], [4, 5], [6], [7]]
+    assert placement.pack(chosen, 1) == [[index] for index in range(6)]
+
+
 def test_automatic_packing_starts_when_processes_no_longer_fit_memory(monkeypatch):
     """One hospital per actor while processes fit; beyond that, just enough per actor."""
     memory = 10 * placement.PROCESS_BYTES / placement.MEMORY_SHARE_FOR_ACTORS

@@ -42,7 +42,10 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     arguments = parser.parse_args()
 
-    scenario, _ = load_scenario(arguments.scenario, arguments.overrides)
+    # One hospital per process, so each process's PSS is one hospital's cost.
+    scenario, _ = load_scenario(
+        arguments.scenario, [*arguments.overrides, "hospitals_per_actor=1"]
+    )
     seeds = Seeds.from_scenario(scenario)
     dataset, shards = prepare_data(scenario, seeds)
     connect()
