@@ -188,3 +188,26 @@ def test_a_finished_combination_is_read_back_not_rerun(tmp_path):
     assert row["status"] == "reused" and row["seed"] == 4
     assert row["accuracy"] == 0.75 and row["wall_seconds"] == 12.0
     assert not math.isnan(row["auroc"])
+
+
+def test_combinations_run_side_by_side_only_when_their_hospitals_fit(
+    ray_runtime, tmp_path
+):
+    """The session runtime has 2 CPUs: 8 x 0.25 CPU fits once, 4 x 0.125 four times."""
+    from medfed_ray.sweep import parallel_slots
+
+    _, data = load(tmp_path, "seed = [0, 1, 2, 3, 4]\n")
+    big = [combo.scenario for combo in expand_sweep(data)]
+    _, small_data = load(
+        tmp_path,
+        "seed = [0, 1, 2, 3, 4]\n",
+    )
+    small_data["total_hospitals"] = 4
+    for group in small_data["hospitals"]:
+        group["num_cpus"] = 0.125
+    small = [combo.scenario for combo in expand_sweep(small_data)]
+
+    assert ray_runtime.cluster_resources()["CPU"] == 2
+    assert parallel_slots(big) == 1
+    assert parallel_slots(small) == 4
+    assert parallel_slots(small[:3]) == 3
