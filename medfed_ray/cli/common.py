@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +20,20 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C: a checkpoint was written; the run can be resumed (128 + SIGINT)."""
 
 DEFAULT_SCENARIO = Path("scenarios") / "quickstart.toml"
+
+SET_HELP = (
+    "Override a scenario field, e.g. --set rounds=5 --set aggregator.name=median."
+)
+
+ScenarioArgument = Annotated[
+    Path | None, typer.Argument(help="Scenario TOML file (default: the quickstart).")
+]
+"""The optional scenario file every scenario command takes."""
+
+OverridesOption = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
+]
+"""The repeatable ``--set KEY=VALUE`` every scenario command takes."""
 
 console = Console()
 

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from medfed_ray.cli.common import console, resolve_scenario_path, user_errors
+from medfed_ray.cli.common import (
+    OverridesOption,
+    ScenarioArgument,
+    console,
+    resolve_scenario_path,
+    user_errors,
+)
 
 data_app = typer.Typer(
     help="Fetch datasets and show how a scenario spreads them over hospitals.",
@@ -20,7 +26,6 @@ CACHE_HELP = (
     "Directory for fetched files (default: $MEDFED_DATA_DIR, else the user cache, "
     "e.g. ~/.cache/medfed-ray)."
 )
-SET_HELP = "Override a scenario field, e.g. --set partition.alpha=0.1 (repeatable)."
 PNG_HELP = "Where to write the heatmap (default: <scenario name>-partition.png)."
 MAX_CLASS_COLUMNS = 12
 """Beyond this many classes the table shows a summary instead of one column each."""
@@ -65,13 +70,8 @@ def fetch_command(
 
 @data_app.command("partition")
 def partition_command(
-    scenario_file: Annotated[
-        Path | None,
-        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
-    ] = None,
+    scenario_file: ScenarioArgument = None,
+    overrides: OverridesOption = None,
     png: Annotated[Path | None, typer.Option("--png", help=PNG_HELP)] = None,
 ) -> None:
     """Print each hospital's samples and label counts; write a hospitals x classes heatmap."""

@@ -19,6 +19,8 @@ from rich.table import Table
 
 from medfed_ray.cli.common import (
     EXIT_USAGE,
+    OverridesOption,
+    ScenarioArgument,
     console,
     resolve_scenario_path,
     user_errors,
@@ -26,11 +28,9 @@ from medfed_ray.cli.common import (
 
 logger = logging.getLogger(__name__)
 
-SET_HELP = (
-    "Override a scenario field, e.g. --set rounds=5 --set aggregator.name=median."
-)
 DASHBOARD_HELP = (
-    "Turn on Ray's dashboard, on 127.0.0.1 only (off by default; needs Ray's default extra)."
+    "Turn on Ray's dashboard, on 127.0.0.1 only (off by default; "
+    "needs Ray's default extra)."
 )
 RESUME_HELP = "Continue an interrupted run from its latest checkpoint in RUN_DIR."
 OUT_HELP = "Run directory to write (default: runs/<scenario>-<timestamp>)."
@@ -40,13 +40,8 @@ ADDRESS_HELP = (
 
 
 def run_command(
-    scenario_file: Annotated[
-        Path | None,
-        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
-    ] = None,
+    scenario_file: ScenarioArgument = None,
+    overrides: OverridesOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help=OUT_HELP)] = None,
     address: Annotated[str | None, typer.Option("--address", help=ADDRESS_HELP)] = None,
     resume: Annotated[

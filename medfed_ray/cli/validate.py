@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from medfed_ray.cli.common import resolve_scenario_path, user_errors
-from medfed_ray.cli.run import SET_HELP, describe_rule, plural
+from medfed_ray.cli.common import (
+    OverridesOption,
+    ScenarioArgument,
+    resolve_scenario_path,
+    user_errors,
+)
+from medfed_ray.cli.run import describe_rule, plural
 
 
 def validate_command(
-    scenario_file: Annotated[
-        Path | None,
-        typer.Argument(help="Scenario TOML file (default: the quickstart)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help=SET_HELP)
-    ] = None,
+    scenario_file: ScenarioArgument = None,
+    overrides: OverridesOption = None,
 ) -> None:
     """Check a scenario and list every problem at once (exit code 2 if any)."""
     from medfed_ray.scenario.checks import check_feasible
