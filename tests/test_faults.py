@@ -125,7 +125,9 @@ def test_hung_hospital_is_cut_off_at_the_deadline(ray_runtime, tmp_path):
 
 def test_nan_updates_are_rejected_and_never_aggregated(ray_runtime, tmp_path):
     """An update of NaNs is recorded as 'nonfinite' and the global model stays finite."""
-    scenario = scenario_with({"count": 2}, {"count": 1, "behaviour": "nan_update"}, rounds=2)
+    scenario = scenario_with(
+        {"count": 2}, {"count": 1, "behaviour": "nan_update"}, rounds=2
+    )
 
     outcome = run_simulation(scenario, tmp_path / "run")
 
@@ -204,7 +206,9 @@ def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(ray_runtime, tmp
         np.load(whole.path / final), np.load(resumed.path / final), strict=True
     )
     first = pd.read_parquet(whole.path / "rounds.parquet").drop(columns=TIMING_COLUMNS)
-    second = pd.read_parquet(resumed.path / "rounds.parquet").drop(columns=TIMING_COLUMNS)
+    second = pd.read_parquet(resumed.path / "rounds.parquet").drop(
+        columns=TIMING_COLUMNS
+    )
     pd.testing.assert_frame_equal(first, second, check_exact=True)
     assert resumed.summary["rounds"] == 4
 
