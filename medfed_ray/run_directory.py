@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
@@ -171,9 +172,16 @@ class RunDirectory:
             self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
         )
 
-    def write_model(self, model_bytes: bytes, layout: dict[str, list]) -> None:
-        """Store the final global model (``model.keras``) and its flat layout."""
+    def write_model(
+        self,
+        model_bytes: bytes,
+        layout: dict[str, list],
+        scaling: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Store the final global model, its flat layout and the feature scaling."""
         (self.path / "model.keras").write_bytes(model_bytes)
+        if scaling is not None:
+            np.savez(self.path / "feature_scaling.npz", mean=scaling[0], std=scaling[1])
         (self.path / "layout.json").write_text(json.dumps(layout, indent=1))
 
     def write_summary(self, summary: dict[str, Any]) -> None:

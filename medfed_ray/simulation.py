@@ -179,6 +179,7 @@ def run_simulation(
         run_dir.write_model(
             ray.get(coordinator.model_file_bytes.remote()),
             ray.get(coordinator.layout.remote()),
+            dataset.scaling,
         )
     except KeyboardInterrupt:
         raise interrupted(out, last_state) from None

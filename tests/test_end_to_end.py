@@ -82,6 +82,7 @@ def test_run_directory_holds_every_documented_file(federated_run):
         "summary.json",
         "model.keras",
         "layout.json",
+        "feature_scaling.npz",
     } <= names
     assert not [name for name in names if name.endswith((".pkl", ".pickle"))]
 
@@ -124,8 +125,12 @@ def test_saved_model_loads_in_keras_and_matches_reported_accuracy(federated_run)
     scenario, _ = load_scenario(federated_run / "scenario.toml")
     dataset = load_dataset(scenario.dataset, Seeds.from_scenario(scenario).data)
     model = keras.saving.load_model(federated_run / "model.keras")
+    scaling = np.load(federated_run / "feature_scaling.npz", allow_pickle=False)
+    raw_test = dataset.x_test * dataset.scaling[1] + dataset.scaling[0]
 
-    predictions = model.predict(dataset.x_test, verbose=0).argmax(axis=1)
+    # New patients' raw features, scaled with the stored statistics.
+    scaled = (raw_test - scaling["mean"]) / scaling["std"]
+    predictions = model.predict(scaled, verbose=0).argmax(axis=1)
 
     rounds = pd.read_parquet(federated_run / "rounds.parquet")
     assert np.mean(predictions == dataset.y_test) == pytest.approx(

@@ -30,6 +30,9 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int
     groups: np.ndarray | None = None
+    scaling: tuple[np.ndarray, np.ndarray] | None = None
+    """The (mean, std) every feature was standardised with, or None if it was not:
+    new patients' features must be scaled the same way before the model sees them."""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -184,12 +187,14 @@ def load_dataset(config: DatasetConfig, seed: np.random.SeedSequence) -> Dataset
         x_train, y_train = x_train[keep], y_train[keep]
         groups = groups[keep] if groups is not None else None
 
+    scaling = None
     if config.standardize and x_train.dtype.kind == "f":
         mean = x_train.mean(axis=0)
         std = x_train.std(axis=0)
         std[std == 0] = 1.0
         x_train = (x_train - mean) / std
         x_test = (x_test - mean) / std
+        scaling = (mean.astype(np.float32), std.astype(np.float32))
 
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     if len(np.unique(y_train)) < 2:
@@ -205,6 +210,7 @@ def load_dataset(config: DatasetConfig, seed: np.random.SeedSequence) -> Dataset
         y_test=y_test,
         num_classes=num_classes,
         groups=groups,
+        scaling=scaling,
     )
 
 
