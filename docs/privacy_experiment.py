@@ -27,11 +27,16 @@ def main(runs: Path, out: Path) -> None:
     for sigma, points in sorted(by_sigma.items()):
         epsilons, accuracies = np.array(points).T
         mean, std = accuracies.mean(), accuracies.std()
-        print(f"sigma {sigma}: epsilon {epsilons.mean():.3g}, accuracy {mean:.4f} ± {std:.4f} (n={len(points)})")
+        print(
+            f"sigma {sigma}: epsilon {epsilons.mean():.3g}, "
+            f"accuracy {mean:.4f} ± {std:.4f} (n={len(points)})"
+        )
         if sigma == "none":
             axis.axhline(mean, color="grey", linestyle="--", label="no DP")
         else:
-            axis.errorbar(epsilons.mean(), mean, yerr=std, fmt="o", label=f"σ = {sigma}")
+            axis.errorbar(
+                epsilons.mean(), mean, yerr=std, fmt="o", label=f"σ = {sigma}"
+            )
     axis.set_xscale("log")
     axis.set_xlabel("ε at δ = 1e-5 (example level, worst hospital)")
     axis.set_ylabel("final test accuracy")
