@@ -219,3 +219,37 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
 
     with pytest.raises(CheckpointError, match="has no checkpoint to resume from"):
         read_latest_checkpoint(tmp_path)
+
+
+def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tiny_scenario, tmp_path):
+    """SIGINT to a running ``medfed run`` leaves a checkpoint and exits with 130."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "medfed_ray", "run", str(tiny_scenario)]
+    command += [
+        "--out",
+        str(out),
+        "--set",
+        "rounds=100000",
+        "--set",
+        "checkpoint_every=0",
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+    # Without a terminal, the CLI prints one line per finished round.
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith("round 3/"):
+            child.send_signal(signal.SIGINT)
+            break
+    output = "".join(lines) + child.communicate(timeout=120)[0]
+
+    assert child.returncode == 130, output
+    assert "Resume with: medfed run --resume" in output
+    checkpoints = sorted(path.name for path in (out / "checkpoints").iterdir())
+    assert len(checkpoints) == 1 and int(checkpoints[0].split("-")[1]) >= 3
