@@ -108,11 +108,18 @@ def default_run_directory(scenario: Scenario, root: Path = Path("runs")) -> Path
     return path
 
 
-class RunDirectory:
-    """Writes one run's files; the tables are rewritten after every round.
+FLUSH_INTERVAL_S = 5.0
+"""Least time between two rewrites of the tables while a run goes on."""
 
-    Rewriting after every round keeps what finished on disk if the run stops
-    early; the tables are small (one row per round, one per hospital-round).
+
+class RunDirectory:
+    """Writes one run's files; the tables are rewritten as rounds finish.
+
+    Each rewrite writes a whole table, so rewriting after every round would
+    cost time quadratic in the rounds (a thousand hospitals over a thousand
+    rounds is a million hospital rows). Tables are therefore rewritten at
+    most every ``FLUSH_INTERVAL_S`` seconds, and always by :meth:`flush`,
+    which the driver calls however the run ends.
     """
 
     def __init__(self, path: Path, scenario: Scenario):
@@ -128,6 +135,7 @@ class RunDirectory:
         self.rounds: list[dict[str, Any]] = []
         self.hospital_rows: list[dict[str, Any]] = []
         self.privacy_rows: list[dict[str, Any]] = []
+        self.written_at = float("-inf")
         (path / "scenario.toml").write_text(
             tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))
         )
@@ -145,6 +153,7 @@ class RunDirectory:
         run_dir.rounds = read_rows(path / "rounds.parquet", completed_round)
         run_dir.hospital_rows = read_rows(path / "hospitals.parquet", completed_round)
         run_dir.privacy_rows = read_rows(path / "privacy.parquet", completed_round)
+        run_dir.written_at = float("-inf")
         return run_dir
 
     def all_rounds(self) -> list[dict[str, Any]]:
@@ -154,23 +163,27 @@ class RunDirectory:
     def add_failed_attempt(self, result: RoundResult) -> None:
         """Record the hospital rows of an attempt that fell below quorum."""
         self.hospital_rows.extend(asdict(row) for row in result.hospitals)
+        self.flush()
+
+    def add_round(self, result: RoundResult) -> None:
+        """Record a finished round; rewrite the tables if the last rewrite is old."""
+        self.rounds.append(result.row())
+        self.hospital_rows.extend(asdict(row) for row in result.hospitals)
+        self.privacy_rows.extend(result.privacy or [])
+        if time.monotonic() - self.written_at >= FLUSH_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite every table with all rows recorded so far."""
+        write_table(self.path / "rounds.parquet", self.rounds, ROUND_SCHEMA)
         write_table(
             self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
         )
-
-    def add_round(self, result: RoundResult) -> None:
-        """Record a finished round and rewrite the tables."""
-        self.rounds.append(result.row())
-        self.hospital_rows.extend(asdict(row) for row in result.hospitals)
-        write_table(self.path / "rounds.parquet", self.rounds, ROUND_SCHEMA)
-        if result.privacy:
-            self.privacy_rows.extend(result.privacy)
+        if self.privacy_rows:
             write_table(
                 self.path / "privacy.parquet", self.privacy_rows, PRIVACY_SCHEMA
             )
-        write_table(
-            self.path / "hospitals.parquet", self.hospital_rows, HOSPITAL_SCHEMA
-        )
+        self.written_at = time.monotonic()
 
     def write_model(
         self,

@@ -198,6 +198,7 @@ def run_simulation(
             "process was killed"
         ) from None
     finally:
+        run_dir.flush()
         stop_actors([coordinator, *(seat.actor for seat in seats)])
 
     summary = summarize(
