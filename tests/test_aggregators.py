@@ -18,6 +18,7 @@ from medfed_ray.aggregators import (
     get_param_checker,
     mean,
     median,
+    order_statistics,
 )
 from medfed_ray.aggregators.base import block_width, map_blocks
 
@@ -170,7 +171,8 @@ def test_mean_across_many_threaded_blocks_matches_reference():
 # Median
 
 
-@settings(max_examples=200)
+# No deadline: the first example of each k compiles the selection kernel.
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(matrices, tied_matrices))
 def test_median_matches_sorted_lists(updates):
     """Odd n takes the middle value, even n the midpoint; ties share the credit."""
@@ -226,6 +228,75 @@ def test_median_across_many_sorted_blocks_matches_numpy():
 
     expected = np.median(updates.astype(np.float64), axis=0).astype(np.float32)
     np.testing.assert_array_equal(result.update, expected)
+
+
+# Both methods behind the median and the trimmed mean
+
+
+@pytest.mark.parametrize("method", ["_select_columns", "_sort_columns"])
+@pytest.mark.parametrize(
+    ("n", "k", "values"),
+    [
+        (5, 1, "normal"),
+        (12, 3, "ties"),
+        (31, 15, "normal"),
+        (40, 4, "ties"),
+        (50, 24, "normal"),
+        (7, 2, "constant"),
+    ],
+)
+def test_selection_and_sorting_match_the_sorted_lists(method, n, k, values):
+    """Both methods give the reference means and credits, with ties across the cut.
+
+    300 columns cross the selection kernel's 128-column sub-blocks.
+    """
+    rng = np.random.default_rng(n * 100 + k)
+    if values == "normal":
+        updates = rng.standard_normal((n, 300))
+    elif values == "ties":
+        updates = rng.integers(-2, 3, size=(n, 300)).astype(np.float64)
+    else:
+        updates = np.full((n, 300), 0.25)
+    updates = read_only(updates)
+
+    result, credit = getattr(order_statistics, method)(updates, k)
+
+    means, expected_credit = reference_trimmed(updates, k)
+    np.testing.assert_allclose(result, np.float32(means), rtol=1e-7, atol=1e-30)
+    np.testing.assert_allclose(credit, expected_credit, rtol=1e-12)
+
+
+def test_selection_keeps_small_honest_values_exact_beside_huge_outliers():
+    """Kept values are summed alone, so dropped 3e38 outliers cost no precision."""
+    rng = np.random.default_rng(2)
+    honest = rng.uniform(-1e-3, 1e-3, size=(8, 200))
+    updates = read_only(np.vstack([honest, np.full((2, 200), 3e38)]))
+
+    result, _ = order_statistics._select_columns(updates, 2)
+
+    means, _ = reference_trimmed(updates, 2)
+    np.testing.assert_allclose(result, np.float32(means), rtol=1e-6)
+
+
+def test_trimmed_columns_choose_selection_only_for_few_extremes(monkeypatch):
+    """Selection serves small k, sorting large k; both answer the same."""
+    calls = []
+    for method in ("_select_columns", "_sort_columns"):
+        original = getattr(order_statistics, method)
+        monkeypatch.setattr(
+            order_statistics,
+            method,
+            lambda updates, k, name=method, fn=original: (
+                calls.append(name) or fn(updates, k)
+            ),
+        )
+    updates = read_only(np.random.default_rng(3).standard_normal((80, 50)))
+    limit = order_statistics.MAX_SELECTED_EXTREMES
+
+    order_statistics.trimmed_mean_columns(updates, limit - 1)
+    order_statistics.trimmed_mean_columns(updates, limit)
+
+    assert calls == ["_select_columns", "_sort_columns"]
 
 
 # What every rule shares

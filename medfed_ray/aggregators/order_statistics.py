@@ -1,7 +1,10 @@
-"""Column-wise trimmed sums: the shared kernel of the median and the trimmed mean.
+"""Column-wise trimmed means: the shared kernel of the median and the trimmed mean.
 
-Both rules sort every coordinate's ``n`` values, drop ``k`` at each end and
-average the rest; the median is the case ``k = (n - 1) // 2``.
+Both rules drop every coordinate's ``k`` smallest and ``k`` largest values and
+average the rest; the median is the case ``k = (n - 1) // 2``. Two methods
+compute the same thing: selecting each column's ``k + 1`` extremes
+(:mod:`medfed_ray.aggregators.selection`), fast when ``k`` is small, and
+sorting transposed column blocks, fast when ``k`` is large.
 """
 
 from __future__ import annotations
@@ -10,6 +13,22 @@ import numpy as np
 
 from medfed_ray.aggregators.base import map_blocks
 from medfed_ray.aggregators.fedavg import weighted_mean
+from medfed_ray.aggregators.selection import select_trimmed_columns
+
+MAX_SELECTED_EXTREMES = 26
+"""Largest ``k + 1`` for which selection is used instead of sorting.
+
+Selection costs ``2 (k + 1)`` compare-exchanges per value, so its time grows
+with ``k`` while a sort's does not. Measured on the benchmark machine (AMD
+EPYC, AVX-512), selection beat the block sort up to ``k + 1 = 32`` (at
+``n = 50`` the median, ``k + 1 = 25``, took 0.07 s against 0.10 s for
+``d = 10**6``); from ``k + 1 = 35`` on, the compiler stops vectorising the
+insertion loop and selection became ten times slower than sorting.
+"""
+
+SELECTION_BLOCK_COLUMNS = 1 << 14
+"""Columns handed to the compiled selection kernel per call: enough to hide the
+call's overhead, few enough to split the matrix over the threads."""
 
 SORT_BLOCK_BYTES = 256 << 10
 """Bytes of one transposed float32 block: small enough to stay in a core's L2 cache.
@@ -39,6 +58,29 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         are shared equally among the rows holding that value, so the credit of
         each column sums to ``n - 2k`` whatever order the sort left ties in.
     """
+    n, d = updates.shape
+    if k == 0:
+        # Nothing is dropped: no sort is needed, every row is kept everywhere.
+        return _plain_mean(updates), np.full(n, d, dtype=np.float64)
+    if k + 1 <= MAX_SELECTED_EXTREMES:
+        return _select_columns(updates, k)
+    return _sort_columns(updates, k)
+
+
+def _select_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trimmed means and credits by selecting each column's extremes."""
+    n, d = updates.shape
+    result = np.empty(d, dtype=np.float32)
+    credits = map_blocks(
+        lambda start, stop: select_trimmed_columns(updates, k, start, stop, result),
+        d,
+        SELECTION_BLOCK_COLUMNS,
+    )
+    return result, np.sum(credits, axis=0, dtype=np.float64)
+
+
+def _sort_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The trimmed means and credits by sorting transposed column blocks."""
     n, d = updates.shape
     result = np.empty(d, dtype=np.float32)
     keep = n - 2 * k
@@ -75,10 +117,6 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         return credit
 
     credit = np.zeros(n, dtype=np.float64)
-    if k == 0:
-        # Nothing is dropped: no sort is needed, every row is kept everywhere.
-        result = _plain_mean(updates)
-        return result, np.full(n, d, dtype=np.float64)
     for block_credit in map_blocks(trim_block, d, width):
         credit += block_credit
     return result, credit
