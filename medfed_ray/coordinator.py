@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -24,10 +25,50 @@ from medfed_ray.placement import ACTOR_START_TIMEOUT_S, await_actors
 from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.runtime import configure_tensorflow
+from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario.schema import Scenario
 from medfed_ray.update_checks import check_update, first_line
 
 logger = logging.getLogger(__name__)
+
+HOSPITALS_PER_CALL = 50
+"""Most hospitals one actor call trains in a round.
+
+Hospitals packed into one actor train one after another anyway; what a call
+per hospital adds is its overhead, about a millisecond between the
+coordinator sending it and the actor answering. A small hospital trains in a
+few milliseconds, so at 10,000 hospitals calls of one would spend about as
+long on calls as on training. Calls of 50 cut that to a few percent while
+answers still stream in during the round; the price is that a hang or crash
+costs the round the other hospitals of the same call, which share its
+process in any case.
+"""
+
+
+@dataclass(frozen=True)
+class TrainingCall:
+    """One actor call of a round: the seats it trains and its two result references."""
+
+    seats: list[HospitalSeat]
+    updates: ray.ObjectRef
+    reports: ray.ObjectRef
+
+    @property
+    def actor(self) -> ray.actor.ActorHandle:
+        """The actor hosting every seat of the call."""
+        return self.seats[0].actor
+
+
+def chunk_by_actor(seats: list[HospitalSeat], size: int) -> list[list[HospitalSeat]]:
+    """Seats grouped by the actor hosting them, in order, cut into chunks of ``size``."""
+    by_actor: dict[ray.actor.ActorHandle, list[HospitalSeat]] = {}
+    for seat in seats:
+        by_actor.setdefault(seat.actor, []).append(seat)
+    return [
+        hosted[start : start + size]
+        for hosted in by_actor.values()
+        for start in range(0, len(hosted), size)
+    ]
 
 
 class Coordinator:
@@ -84,12 +125,15 @@ class Coordinator:
             None if state.local_weights is None else np.array(state.local_weights),
             None if state.momentum is None else np.array(state.momentum),
         )
-        # Sampling, central noise and the privacy ledgers; the ledgers are
-        # rebuilt from the completed rounds, so a resumed run needs no more state.
+        # Who trains in each round; the privacy ledgers count the same sampling.
+        self.sampling = HospitalSampling.from_scenario(scenario)
+        # Central noise and the privacy ledgers; the ledgers are rebuilt from
+        # the completed rounds, so a resumed run needs no more state.
         self.privacy = FederationPrivacy(
             scenario,
             {seat.spec.hospital_id: seat.spec.examples for seat in self.seats},
             self.state.completed_round,
+            self.sampling,
         )
 
     # -- the round -----------------------------------------------------------------
@@ -100,7 +144,7 @@ class Coordinator:
         seats = self.select_participants(round_number)
         self.wait_for_restarts(seats)
         calls = self.start_training(round_number, seats)
-        rows, updates = self.collect(round_number, attempt, seats, calls)
+        rows, updates = self.collect(round_number, attempt, calls)
 
         usable = [row for row in rows if row.status == HospitalStatus.OK]
         result = RoundResult(
@@ -110,9 +154,12 @@ class Coordinator:
             aggregation_seconds=0.0,
             round_seconds=0.0,
             attempts=attempt,
+            hospitals_sampled=len(seats),
             hospitals=rows,
         )
-        # With hospital sampling the quorum counts among the sampled hospitals.
+        # With hospital sampling the quorum counts among the sampled hospitals;
+        # a round that sampled nobody needs no update and leaves the model as it
+        # is (central privacy still releases its noise).
         if len(usable) < min(self.scenario.min_hospitals, len(seats)):
             result.quorum_met = False
             result.round_seconds = time.perf_counter() - started
@@ -135,9 +182,13 @@ class Coordinator:
         return result
 
     def select_participants(self, round_number: int) -> list[HospitalSeat]:
-        """The hospitals asked to train in ``round_number``: all, or a seeded sample."""
-        chosen = set(self.privacy.participants(round_number).tolist())
-        return [seat for seat in self.seats if seat.spec.hospital_id in chosen]
+        """The hospitals asked to train in ``round_number``: all, or a seeded sample.
+
+        Seats are sorted by hospital id and ids run from 0, so a seat is found
+        by its id.
+        """
+        chosen = self.sampling.participants(self.scenario.seed, round_number)
+        return [self.seats[hospital_id] for hospital_id in chosen.tolist()]
 
     def privacy_check(self, round_number: int) -> BudgetCheck | None:
         """Epsilon if ``round_number`` ran, against ``max_epsilon`` (None without privacy)."""
@@ -149,36 +200,44 @@ class Coordinator:
 
     def start_training(
         self, round_number: int, seats: list[HospitalSeat]
-    ) -> list[tuple[ray.ObjectRef, ray.ObjectRef]]:
-        """Ask each hospital for an update; weights go by object-store reference.
+    ) -> list[TrainingCall]:
+        """Ask the hospitals for updates, one actor call per chunk of an actor's hospitals.
 
-        In federated training every hospital gets the same reference, put once.
+        Weights go by object-store reference: in federated training every call
+        gets the same reference, put once. In local-only training each
+        hospital starts from its own weights, so each is a call of its own.
         """
         if self.scenario.training == "federated":
             shared = ray.put(self.state.weights)
-            starts = [shared] * len(seats)
+            chunks = chunk_by_actor(seats, HOSPITALS_PER_CALL)
+            starts = [shared] * len(chunks)
         else:
+            chunks = [[seat] for seat in seats]
             starts = [
                 ray.put(self.state.local_weights[seat.spec.hospital_id])
                 for seat in seats
             ]
-        return [
-            seat.actor.train.options(num_returns=2).remote(
-                seat.spec.hospital_id, round_number, start
+        calls = []
+        for chunk, start in zip(chunks, starts, strict=True):
+            ids = [seat.spec.hospital_id for seat in chunk]
+            updates, reports = (
+                chunk[0]
+                .actor.train.options(num_returns=2)
+                .remote(ids, round_number, start)
             )
-            for seat, start in zip(seats, starts, strict=True)
-        ]
+            calls.append(TrainingCall(chunk, updates, reports))
+        return calls
 
     def collect(
-        self,
-        round_number: int,
-        attempt: int,
-        seats: list[HospitalSeat],
-        calls: list[tuple[ray.ObjectRef, ray.ObjectRef]],
+        self, round_number: int, attempt: int, calls: list[TrainingCall]
     ) -> tuple[list[HospitalRound], dict[int, np.ndarray]]:
-        """Wait for the answers until the deadline and sort out the usable ones."""
+        """Wait for the answers until the deadline and sort out the usable ones.
+
+        A call that has not answered by the deadline, or whose actor died,
+        leaves every hospital of its chunk without an update.
+        """
         deadline = time.monotonic() + self.scenario.round_timeout_s
-        report_refs = [report for _, report in calls]
+        report_refs = [call.reports for call in calls]
         ready, _ = ray.wait(
             report_refs,
             num_returns=len(report_refs),
@@ -188,62 +247,90 @@ class Coordinator:
         ready_set = set(ready)
         rows: list[HospitalRound] = []
         updates: dict[int, np.ndarray] = {}
+        restarted: set[ray.actor.ActorHandle] = set()
 
-        for seat, (update_ref, report_ref) in zip(seats, calls, strict=True):
-            spec = seat.spec
-            row = HospitalRound(
-                round_number,
-                spec.hospital_id,
-                spec.group,
-                spec.behaviour_in(round_number),
-                "",
-                attempt,
-            )
-            rows.append(row)
-            if report_ref not in ready_set:
-                row.status = HospitalStatus.TIMEOUT
-                row.error = f"no answer within round_timeout_s = {self.scenario.round_timeout_s:g}"
-                self.restart(seat)
-                continue
-            try:
-                report: HospitalReport = ray.get(report_ref, timeout=0)
-                remaining = max(0.0, deadline - time.monotonic())
-                update = ray.get(update_ref, timeout=remaining)
-            except RayActorError as error:
-                row.status, row.error = HospitalStatus.CRASHED, first_line(error)
-                self.restarting.add(spec.hospital_id)
-                continue
-            except RayTaskError as error:
-                row.status, row.error = HospitalStatus.ERROR, first_line(error)
-                continue
-            except GetTimeoutError:
-                row.status, row.error = (
+        for call in calls:
+            chunk_rows = [
+                self.new_row(seat, round_number, attempt) for seat in call.seats
+            ]
+            rows += chunk_rows
+            failure = None
+            if call.reports not in ready_set:
+                failure = (
                     HospitalStatus.TIMEOUT,
-                    "update arrived too late",
+                    f"no answer within round_timeout_s = {self.scenario.round_timeout_s:g}",
                 )
+                if call.actor not in restarted:
+                    self.restart(call.actor)
+                    restarted.add(call.actor)
+            else:
+                try:
+                    reports: list[HospitalReport] = ray.get(call.reports, timeout=0)
+                    remaining = max(0.0, deadline - time.monotonic())
+                    sent = ray.get(call.updates, timeout=remaining)
+                except RayActorError as error:
+                    failure = (HospitalStatus.CRASHED, first_line(error))
+                    self.mark_restarting(call.actor)
+                except RayTaskError as error:
+                    failure = (HospitalStatus.ERROR, first_line(error))
+                except GetTimeoutError:
+                    failure = (HospitalStatus.TIMEOUT, "update arrived too late")
+            if failure is not None:
+                for row in chunk_rows:
+                    row.status, row.error = failure
                 continue
 
-            row.examples = report.examples
-            row.local_loss = report.local_loss
-            row.update_norm = report.update_norm
-            row.train_seconds = report.train_seconds
-            row.validation_accuracy = report.validation_accuracy
-            if report.dropped:
-                row.status, row.error = HospitalStatus.DROPPED, None
-                continue
-            row.status, row.error = check_update(update, self.state.weights.size)
-            if row.status == HospitalStatus.OK:
-                updates[spec.hospital_id] = update
+            for row, report, update in zip(chunk_rows, reports, sent, strict=True):
+                if self.record_answer(row, report, update):
+                    updates[row.hospital] = update
         return rows, updates
 
-    def restart(self, seat: HospitalSeat) -> None:
-        """Kill a hospital actor that missed the deadline; Ray restarts it from its shard.
+    def new_row(
+        self, seat: HospitalSeat, round_number: int, attempt: int
+    ) -> HospitalRound:
+        """A ``hospitals.parquet`` row for ``seat`` in this round, before its answer."""
+        spec = seat.spec
+        return HospitalRound(
+            round_number,
+            spec.hospital_id,
+            spec.group,
+            spec.behaviour_in(round_number),
+            "",
+            attempt,
+        )
+
+    def record_answer(
+        self, row: HospitalRound, report: HospitalReport, update: np.ndarray
+    ) -> bool:
+        """Fill ``row`` from a hospital's answer; return whether the update is usable."""
+        if report.error is not None:
+            row.status, row.error = HospitalStatus.ERROR, report.error
+            return False
+        row.examples = report.examples
+        row.local_loss = report.local_loss
+        row.update_norm = report.update_norm
+        row.train_seconds = report.train_seconds
+        row.validation_accuracy = report.validation_accuracy
+        if report.dropped:
+            row.status, row.error = HospitalStatus.DROPPED, None
+            return False
+        row.status, row.error = check_update(update, self.state.weights.size)
+        return row.status == HospitalStatus.OK
+
+    def restart(self, actor: ray.actor.ActorHandle) -> None:
+        """Kill a hospital actor that missed the deadline; Ray restarts it from its shards.
 
         A hung actor would otherwise keep its queue blocked and miss every
         later round too.
         """
-        ray.kill(seat.actor, no_restart=False)
-        self.restarting.add(seat.spec.hospital_id)
+        ray.kill(actor, no_restart=False)
+        self.mark_restarting(actor)
+
+    def mark_restarting(self, actor: ray.actor.ActorHandle) -> None:
+        """Have every hospital ``actor`` hosts wait for it to come back before training."""
+        self.restarting.update(
+            seat.spec.hospital_id for seat in self.seats if seat.actor == actor
+        )
 
     def wait_for_restarts(self, seats: list[HospitalSeat]) -> None:
         """Let restarted actors finish starting before the round's deadline begins.

@@ -69,6 +69,8 @@ class HospitalReport:
     dropped: bool = False
     """The hospital chose not to answer this round (behaviour ``dropout``); its
     update is empty and must not be aggregated."""
+    error: str | None = None
+    """Why local training raised, when it did (the update is then empty)."""
 
 
 class Hospital:

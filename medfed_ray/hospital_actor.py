@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import ray
 
+from medfed_ray.data.packed_shards import PackedShards
 from medfed_ray.hospital import Hospital, HospitalReport, HospitalSpec
 from medfed_ray.runtime import configure_tensorflow
 from medfed_ray.scenario.schema import LocalTrainingConfig, ModelConfig
@@ -25,7 +26,7 @@ class HospitalHost:
     def __init__(
         self,
         specs: list[HospitalSpec],
-        shards: list[tuple[ray.ObjectRef, ray.ObjectRef]],
+        shards: PackedShards,
         model_config: ModelConfig,
         training_config: LocalTrainingConfig,
         input_shape: tuple[int, ...],
@@ -38,19 +39,35 @@ class HospitalHost:
         self.trainer = LocalTrainer(
             model_config, training_config, input_shape, num_classes
         )
-        # Shards are object-store references nested in a list, which Ray does
-        # not resolve by itself; ray.get maps them read-only without a copy.
+        # Ray resolved the shards' reference to arrays mapped read-only from
+        # the object store; each hospital keeps views of its own rows.
         self.hospitals = {
-            spec.hospital_id: Hospital(spec, *ray.get(list(refs)))
-            for spec, refs in zip(specs, shards, strict=True)
+            spec.hospital_id: Hospital(spec, *shards.hospital(index))
+            for index, spec in enumerate(specs)
         }
 
     def train(
-        self, hospital_id: int, round_number: int, start_weights: np.ndarray
-    ) -> tuple[np.ndarray, HospitalReport]:
-        """Run one round for ``hospital_id``; see :meth:`Hospital.run_round`."""
-        hospital = self.hospitals[hospital_id]
-        return hospital.run_round(self.trainer, round_number, start_weights)
+        self, hospital_ids: list[int], round_number: int, start_weights: np.ndarray
+    ) -> tuple[list[np.ndarray], list[HospitalReport]]:
+        """Run one round for each of ``hospital_ids``, one after another.
+
+        One call for several hospitals spares the coordinator an actor call
+        per hospital. Returns the updates and the reports in the order asked;
+        a hospital whose training raises gets an empty update and a report
+        saying why, and the others go on.
+        """
+        updates, reports = [], []
+        for hospital_id in hospital_ids:
+            try:
+                update, report = self.hospitals[hospital_id].run_round(
+                    self.trainer, round_number, start_weights
+                )
+            except Exception as error:  # noqa: BLE001 - recorded, the others go on
+                logger.debug("hospital %d failed", hospital_id, exc_info=True)
+                update, report = failed_round(hospital_id, round_number, error)
+            updates.append(update)
+            reports.append(report)
+        return updates, reports
 
     def evaluate(
         self, weights: np.ndarray, x: np.ndarray, y: np.ndarray
@@ -68,6 +85,23 @@ class HospitalHost:
     def node_id(self) -> str:
         """The Ray node this actor runs on (hospitals spread over a cluster's nodes)."""
         return ray.get_runtime_context().get_node_id()
+
+
+def failed_round(
+    hospital_id: int, round_number: int, error: Exception
+) -> tuple[np.ndarray, HospitalReport]:
+    """An empty update and a report naming the exception's type and first line."""
+    text = str(error).strip()
+    message = f"{type(error).__name__}: {text.splitlines()[0]}" if text else ""
+    return np.zeros(0, dtype=np.float32), HospitalReport(
+        hospital_id=hospital_id,
+        round_number=round_number,
+        examples=0,
+        local_loss=float("nan"),
+        update_norm=float("nan"),
+        train_seconds=float("nan"),
+        error=message or type(error).__name__,
+    )
 
 
 HospitalActor = ray.remote(HospitalHost)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 
 import numpy as np
 import ray
@@ -20,6 +21,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from medfed_ray.coordinator_state import HospitalSeat
 from medfed_ray.data.datasets import Dataset
+from medfed_ray.data.packed_shards import PackedShards
 from medfed_ray.data.partition import split_validation
 from medfed_ray.errors import ResourceError
 from medfed_ray.hospital import HospitalSpec
@@ -111,39 +113,15 @@ def pack(scenario: Scenario, per_actor: int) -> list[list[int]]:
 def start_hospitals(
     scenario: Scenario, dataset: Dataset, shards: list[np.ndarray], seeds
 ) -> list[HospitalSeat]:
-    """Start the hospital actors, each hospital given its shard through the object store."""
+    """Start the hospital actors; each actor's shards reach it as one object-store object."""
     group_of = scenario.hospital_groups()
     local_splits = split_validation(
         shards, scenario.dataset.validation_fraction, seeds.partition
     )
-    specs, refs = [], []
-    for hospital_id, (train, validation) in enumerate(local_splits):
-        group = scenario.hospitals[group_of[hospital_id]]
-        specs.append(
-            HospitalSpec(
-                hospital_id=hospital_id,
-                group=group_of[hospital_id],
-                behaviour=group.behaviour,
-                scale=group.scale,
-                std=group.std,
-                seed=seeds.hospitals[hospital_id],
-                active_rounds=None
-                if group.active_rounds is None
-                else tuple(group.active_rounds),
-                privacy=scenario.privacy if scenario.privacy.enabled else None,
-                examples=len(train),
-                settings=group,
-            )
-        )
-        # Each hospital's training and local validation split, by reference.
-        refs.append(
-            (
-                ray.put(dataset.x_train[train]),
-                ray.put(dataset.y_train[train]),
-                ray.put(dataset.x_train[validation]),
-                ray.put(dataset.y_train[validation]),
-            )
-        )
+    specs = [
+        hospital_spec(scenario, hospital_id, group_of[hospital_id], train, seeds)
+        for hospital_id, (train, _) in enumerate(local_splits)
+    ]
 
     per_actor = hospitals_per_actor(scenario)
     packing = pack(scenario, per_actor)
@@ -157,8 +135,15 @@ def start_hospitals(
     seats = []
     for hospital_ids in packing:
         group = scenario.hospitals[group_of[hospital_ids[0]]]
+        shards_ref = ray.put(
+            PackedShards.pack(
+                dataset.x_train,
+                dataset.y_train,
+                [local_splits[index] for index in hospital_ids],
+            )
+        )
         # A crashed or cut-off actor is restarted by Ray with the same
-        # constructor arguments (its shard references); the round it was in
+        # constructor arguments (its shards' reference); the round it was in
         # is not retried, since the coordinator has closed it without it.
         actor = HospitalActor.options(
             num_cpus=group.num_cpus * len(hospital_ids),
@@ -167,7 +152,7 @@ def start_hospitals(
             max_task_retries=0,
         ).remote(
             [specs[index] for index in hospital_ids],
-            [refs[index] for index in hospital_ids],
+            shards_ref,
             scenario.model,
             scenario.local,
             dataset.input_shape,
@@ -178,12 +163,14 @@ def start_hospitals(
             group.num_cpus,
         )
         seats += [
-            HospitalSeat(specs[index], actor, refs[index]) for index in hospital_ids
+            HospitalSeat(specs[index], actor, (shards_ref,)) for index in hospital_ids
         ]
 
     try:
-        actors = {id(seat.actor): seat.actor for seat in seats}.values()
-        ray.get([actor.ready.remote() for actor in actors], timeout=STARTUP_TIMEOUT_S)
+        ray.get(
+            [actor.ready.remote() for actor in unique_actors(seats)],
+            timeout=STARTUP_TIMEOUT_S,
+        )
     except GetTimeoutError:
         raise ResourceError(
             f"hospital actors did not start within {STARTUP_TIMEOUT_S:.0f} s; the cluster "
@@ -192,38 +179,82 @@ def start_hospitals(
     return seats
 
 
+def hospital_spec(
+    scenario: Scenario, hospital_id: int, group_index: int, train: np.ndarray, seeds
+) -> HospitalSpec:
+    """What the actor hosting ``hospital_id`` is told about it."""
+    group = scenario.hospitals[group_index]
+    return HospitalSpec(
+        hospital_id=hospital_id,
+        group=group_index,
+        behaviour=group.behaviour,
+        scale=group.scale,
+        std=group.std,
+        seed=seeds.hospitals[hospital_id],
+        active_rounds=None
+        if group.active_rounds is None
+        else tuple(group.active_rounds),
+        privacy=scenario.privacy if scenario.privacy.enabled else None,
+        examples=len(train),
+        settings=group,
+    )
+
+
+def unique_actors(seats: list[HospitalSeat]) -> list[ray.actor.ActorHandle]:
+    """The distinct actors hosting ``seats``, in seat order (packed seats share one).
+
+    Actor handles compare and hash by actor id.
+    """
+    return list(dict.fromkeys(seat.actor for seat in seats))
+
+
 def await_actors(seats: list[HospitalSeat], timeout_s: float) -> set[int]:
     """Wait until the seats' (restarted) actors answer; return the hospital ids that did.
 
-    Calls made while Ray is still restarting an actor fail at once with
+    Each actor is asked once for all the seats it hosts. Calls made while
+    Ray is still restarting an actor fail at once with
     ``ActorUnavailableError``, so each is asked again until it answers or the
     time is up. A hospital whose actor is still down will miss its round.
     """
     deadline = time.monotonic() + timeout_s
     back = set()
-    for seat in seats:
+    for actor in unique_actors(seats):
+        hosted = [seat.spec.hospital_id for seat in seats if seat.actor == actor]
         while time.monotonic() < deadline:
             try:
-                ray.get(seat.actor.ready.remote(), timeout=deadline - time.monotonic())
+                ray.get(actor.ready.remote(), timeout=deadline - time.monotonic())
             except ActorUnavailableError:
                 time.sleep(0.5)
                 continue
             except (RayActorError, GetTimeoutError) as error:
                 logger.warning(
-                    "hospital %d did not come back: %s",
-                    seat.spec.hospital_id,
+                    "hospitals %s did not come back: %s",
+                    format_ids(hosted),
                     first_line(error),
                 )
                 break
-            back.add(seat.spec.hospital_id)
+            back.update(hosted)
             break
     return back
 
 
+def format_ids(ids: list[int], shown: int = 5) -> str:
+    """``3, 4, 5`` or, for many ids, ``3, 4, 5, 6, 7 and 95 more``."""
+    text = ", ".join(map(str, ids[:shown]))
+    return text if len(ids) <= shown else f"{text} and {len(ids) - shown} more"
+
+
 def hospitals_per_node(seats: list[HospitalSeat]) -> dict[str, int]:
-    """How many hospitals each Ray node hosts (shows how a cluster spread them)."""
-    nodes = ray.get([seat.actor.node_id.remote() for seat in seats])
-    return {node: nodes.count(node) for node in sorted(set(nodes))}
+    """How many hospitals each Ray node hosts (shows how a cluster spread them).
+
+    Asks each actor once, not each hospital: packed hospitals share an actor.
+    """
+    actors = unique_actors(seats)
+    nodes = dict(
+        zip(actors, ray.get([actor.node_id.remote() for actor in actors]), strict=True)
+    )
+    counts = Counter(nodes[seat.actor] for seat in seats)
+    return dict(sorted(counts.items()))
 
 
 def stop_actors(actors: list[ray.actor.ActorHandle]) -> None:

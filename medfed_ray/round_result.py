@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 
@@ -64,6 +64,8 @@ class RoundResult:
     aggregation_seconds: float
     round_seconds: float
     attempts: int = 1
+    hospitals_sampled: int = 0
+    """Hospitals asked to train this round (all of them without ``[sampling]``)."""
     quorum_met: bool = True
     evaluated: bool = False
     accuracy: float = float("nan")
@@ -79,8 +81,16 @@ class RoundResult:
     """This round's ``privacy.parquet`` rows, one per privacy level."""
 
     def row(self) -> dict:
-        """The ``rounds.parquet`` row: every field but the hospital rows."""
-        data = asdict(self)
-        del data["hospitals"], data["quorum_met"]
-        del data["privacy"]
-        return data
+        """The ``rounds.parquet`` row: every field but the hospital and privacy rows.
+
+        Built field by field rather than with ``asdict``, which would first
+        deep-copy every hospital row only to drop them.
+        """
+        skipped = {"hospitals", "quorum_met", "privacy"}
+        return {
+            name: getattr(self, name) for name in ROUND_FIELDS if name not in skipped
+        }
+
+
+ROUND_FIELDS = tuple(item.name for item in fields(RoundResult))
+HOSPITAL_FIELDS = tuple(item.name for item in fields(HospitalRound))

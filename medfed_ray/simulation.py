@@ -23,6 +23,7 @@ from medfed_ray.placement import (
     hospitals_per_node,
     start_hospitals,
     stop_actors,
+    unique_actors,
 )
 from medfed_ray.round_result import RoundResult
 from medfed_ray.run_directory import RunDirectory, check_new_run_directory
@@ -199,7 +200,7 @@ def run_simulation(
         ) from None
     finally:
         run_dir.flush()
-        stop_actors([coordinator, *(seat.actor for seat in seats)])
+        stop_actors([coordinator, *unique_actors(seats)])
 
     summary = summarize(
         scenario,
@@ -283,13 +284,17 @@ def interrupted(out: Path, state: CoordinatorState | None) -> RunStopped:
 def log_round(result: RoundResult, total_rounds: int) -> None:
     """Log the shape of a round: a header, one line per failure, the scores."""
     logger.info(
-        "[ROUND %d/%d] %d updates aggregated, %d left out, %.2f s",
+        "[ROUND %d/%d] %d hospitals sampled, %d updates aggregated, %d left out, "
+        "%.2f s",
         result.round,
         total_rounds,
+        result.hospitals_sampled,
         result.updates_received,
         result.updates_rejected,
         result.round_seconds,
     )
+    if result.hospitals_sampled == 0:
+        logger.info("  no hospital was sampled in this round")
     for row in result.hospitals:
         if row.status != "ok":
             logger.info("  hospital %d %s: %s", row.hospital, row.status, row.error)

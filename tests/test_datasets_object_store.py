@@ -34,9 +34,11 @@ class RecordingActorClass:
         return Actor()
 
 
-def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monkeypatch):
-    """Four references per hospital (train and validation, features and labels);
-    images stay uint8; train and validation together are exactly the hospital's shard."""
+def test_each_actor_gets_one_reference_to_its_hospitals_uint8_shards(
+    ray_runtime, monkeypatch
+):
+    """One object per actor holds its hospitals' train and validation rows; images
+    stay uint8; each hospital's rows are exactly its shard."""
     recorder = RecordingActorClass(ray_runtime)
     monkeypatch.setattr(placement, "HospitalActor", recorder)
     scenario = Scenario.model_validate(
@@ -49,7 +51,7 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
                 "synthetic_shape": [4, 4, 1],
                 "validation_fraction": 0.25,
             },
-            "hospitals_per_actor": 1,
+            "hospitals_per_actor": 2,
             "hospitals": [{"count": 3, "num_cpus": 0.1}],
         }
     )
@@ -68,13 +70,20 @@ def test_each_hospital_gets_references_to_its_own_uint8_shard(ray_runtime, monke
 
     placement.start_hospitals(scenario, dataset, shards, seeds)
 
-    assert len(recorder.calls) == 3
-    for hospital, call in enumerate(recorder.calls):
-        (refs,) = call[1]
-        assert len(refs) == 4
-        assert all(isinstance(ref, ray_runtime.ObjectRef) for ref in refs)
-        x, y, x_val, y_val = ray_runtime.get(list(refs))
-        assert x.dtype == np.uint8 and x_val.dtype == np.uint8
-        assert len(y_val) == int(0.25 * len(shards[hospital]))
-        held = np.concatenate([y, y_val])
-        assert np.array_equal(np.sort(held), np.sort(dataset.y_train[shards[hospital]]))
+    assert len(recorder.calls) == 2
+    hospital = 0
+    for specs, ref, *_ in recorder.calls:
+        assert isinstance(ref, ray_runtime.ObjectRef)
+        packed = ray_runtime.get(ref)
+        assert len(packed) == len(specs)
+        for index, spec in enumerate(specs):
+            assert spec.hospital_id == hospital
+            x, y, x_val, y_val = packed.hospital(index)
+            assert x.dtype == np.uint8 and x_val.dtype == np.uint8
+            assert len(y_val) == int(0.25 * len(shards[hospital]))
+            held = np.concatenate([y, y_val])
+            expected = dataset.y_train[shards[hospital]]
+            assert np.array_equal(np.sort(held), np.sort(expected))
+            assert spec.examples == len(y)
+            hospital += 1
+    assert hospital == 3

@@ -18,6 +18,7 @@ ROUND_COLUMNS = [
     "aggregation_seconds",
     "round_seconds",
     "attempts",
+    "hospitals_sampled",
     "evaluated",
     "accuracy",
     "balanced_accuracy",

@@ -16,6 +16,7 @@ from medfed_ray.privacy.accountant import PrivacyLedger
 from medfed_ray.privacy.events import client_round_event, dp_sgd_round_event
 from medfed_ray.privacy.federation import FederationPrivacy
 from medfed_ray.privacy.plan import plan_noise_multiplier
+from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario import validate_scenario
 
 DELTA = 1e-5
@@ -39,7 +40,9 @@ def ledger_epsilon(event, count, accountant="rdp", relation=None) -> float:
 def test_central_poisson_rdp_equals_dp_accounting():
     # DP-FedAvg: q = 0.1, z = 1.0 (sensitivity C), 100 rounds, delta 1e-5, RDP:
     # PoissonSampledDpEvent(0.1, GaussianDpEvent(1.0)) composed 100 times.
-    event = client_round_event("central", "poisson", 0.1, 100, 1.0)
+    event = client_round_event(
+        "central", HospitalSampling.resolve("poisson", 100, 0.1), 1.0
+    )
     assert event == dp_accounting.PoissonSampledDpEvent(
         0.1, dp_accounting.GaussianDpEvent(1.0)
     )
@@ -54,7 +57,9 @@ def test_central_poisson_rdp_equals_dp_accounting():
 
 def test_central_poisson_pld_equals_dp_accounting():
     # Same events with the PLD accountant (value discretisation 1e-4).
-    event = client_round_event("central", "poisson", 0.1, 100, 1.0)
+    event = client_round_event(
+        "central", HospitalSampling.resolve("poisson", 100, 0.1), 1.0
+    )
 
     ours = ledger_epsilon(event, 100, accountant="pld")
 
@@ -64,7 +69,9 @@ def test_central_poisson_pld_equals_dp_accounting():
 def test_local_mode_is_a_gaussian_with_half_the_multiplier_per_participation():
     # Local: one hospital's two possible clipped updates are up to 2 C apart, so
     # noise z C = 2 C is GaussianDpEvent(z / 2 = 1.0); 10 participations.
-    event = client_round_event("local", "poisson", 0.3, 10, 2.0)
+    event = client_round_event(
+        "local", HospitalSampling.resolve("poisson", 10, 0.3), 2.0
+    )
     assert event == dp_accounting.GaussianDpEvent(1.0)
 
     assert ledger_epsilon(event, 10) == pytest.approx(19.05359753163139, rel=1e-9)
@@ -73,7 +80,9 @@ def test_local_mode_is_a_gaussian_with_half_the_multiplier_per_participation():
 def test_fixed_sampling_is_sampling_without_replacement_under_replace_one():
     # m = round(0.25 * 20) = 5 of 20, z = 1.0 -> GaussianDpEvent(0.5) (sensitivity
     # 2 C under replace-one), 10 rounds, RdpAccountant(REPLACE_ONE).
-    event = client_round_event("central", "fixed", 0.25, 20, 1.0)
+    event = client_round_event(
+        "central", HospitalSampling.resolve("fixed", 20, 0.25), 1.0
+    )
     assert event == dp_accounting.SampledWithoutReplacementDpEvent(
         20, 5, dp_accounting.GaussianDpEvent(0.5)
     )
@@ -90,7 +99,9 @@ def test_fixed_sampling_is_sampling_without_replacement_under_replace_one():
 def test_central_noise_after_a_hull_rule_is_accounted_at_half_the_multiplier():
     # geometric_median, z = 2.0: sensitivity 2 C -> GaussianDpEvent(1.0); q = 0.5,
     # 5 rounds.
-    event = client_round_event("central", "poisson", 0.5, 10, 2.0, "geometric_median")
+    event = client_round_event(
+        "central", HospitalSampling.resolve("poisson", 10, 0.5), 2.0, "geometric_median"
+    )
     assert event == dp_accounting.PoissonSampledDpEvent(
         0.5, dp_accounting.GaussianDpEvent(1.0)
     )
@@ -125,7 +136,9 @@ def test_plan_finds_the_multiplier_that_spends_the_target():
     assert plan.noise_multiplier == pytest.approx(2.4224, abs=2e-4)
     assert plan.epsilon <= 2.0
     assert plan.epsilon == pytest.approx(2.0, abs=1e-3)
-    event = client_round_event("central", "poisson", 0.1, 100, plan.noise_multiplier)
+    event = client_round_event(
+        "central", HospitalSampling.resolve("poisson", 100, 0.1), plan.noise_multiplier
+    )
     assert library_epsilon(rdp.RdpAccountant(), event, 100) == pytest.approx(
         plan.epsilon
     )
@@ -181,8 +194,9 @@ def test_the_budget_check_refuses_the_round_that_would_exceed_max_epsilon():
 
 def test_a_resumed_ledger_replays_the_completed_rounds():
     config = scenario(
-        {"mode": "local", "sampling": "poisson", "sampling_fraction": 0.5},
+        {"mode": "local"},
         min_hospitals=1,
+        sampling={"mode": "poisson", "fraction": 0.5},
     )
     live = FederationPrivacy(config, {0: 10, 1: 10, 2: 10})
     for round_number in (1, 2, 3):
@@ -198,13 +212,9 @@ def test_local_mode_reports_the_worst_hospital():
     # Poisson q = 0.5 over 3 hospitals: the hospital sampled most often sets epsilon.
     privacy = FederationPrivacy(
         scenario(
-            {
-                "mode": "local",
-                "noise_multiplier": 2.0,
-                "sampling": "poisson",
-                "sampling_fraction": 0.5,
-            },
+            {"mode": "local", "noise_multiplier": 2.0},
             min_hospitals=1,
+            sampling={"mode": "poisson", "fraction": 0.5},
         ),
         {0: 10, 1: 10, 2: 10},
     )

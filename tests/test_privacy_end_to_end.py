@@ -80,8 +80,8 @@ def test_local_mode_with_poisson_sampling_and_dp_sgd_runs_and_reports_both_level
         "rounds=2",
         "min_hospitals=1",
         "privacy.mode=local",
-        "privacy.sampling=poisson",
-        "privacy.sampling_fraction=0.67",
+        "sampling.mode=poisson",
+        "sampling.fraction=0.67",
         "privacy.dp_sgd.enabled=true",
     )
 

@@ -15,7 +15,6 @@ from medfed_ray.privacy.noise import (
     SeededNoise,
     noise_source,
 )
-from medfed_ray.privacy.sampling import fixed_sample_size, sample_hospitals
 from medfed_ray.privacy.update import privatize_update
 
 # The sample standard deviation of d normal draws has relative standard error
@@ -250,28 +249,3 @@ def test_the_secure_source_is_not_reproducible():
     assert not np.array_equal(
         SecureNoise().normal(1.0, 8), SecureNoise().normal(1.0, 8)
     )
-
-
-# -- sampling ----------------------------------------------------------------------
-
-
-def test_poisson_sampling_is_seeded_per_round_and_has_rate_q():
-    rounds = [sample_hospitals(7, r, 50, "poisson", 0.2) for r in range(1, 401)]
-
-    np.testing.assert_array_equal(rounds[0], sample_hospitals(7, 1, 50, "poisson", 0.2))
-    assert not all(np.array_equal(rounds[0], other) for other in rounds[1:])
-    # 20,000 Bernoulli(0.2) draws: standard error of the rate is 0.0028.
-    rate = sum(len(chosen) for chosen in rounds) / (400 * 50)
-    assert rate == pytest.approx(0.2, abs=0.015)
-
-
-def test_fixed_sampling_takes_round_q_n_distinct_hospitals():
-    chosen = sample_hospitals(7, 1, 20, "fixed", 0.26)
-
-    assert fixed_sample_size(20, 0.26) == 5
-    assert len(chosen) == 5 and len(set(chosen.tolist())) == 5
-    assert (np.diff(chosen) > 0).all() and chosen.max() < 20
-
-
-def test_all_takes_every_hospital():
-    np.testing.assert_array_equal(sample_hospitals(7, 1, 4, "all", 1.0), [0, 1, 2, 3])

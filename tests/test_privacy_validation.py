@@ -47,13 +47,6 @@ def problems(privacy: dict, **top) -> list[str]:
             id="unknown-mode",
         ),
         pytest.param(
-            {"mode": "central", "sampling_fraction": 0.5},
-            {},
-            "privacy: 'sampling_fraction' applies only to sampling 'poisson' or 'fixed', "
-            "not 'all' (found {'mode': 'central', 'sampling_fraction': 0.5})",
-            id="fraction-without-sampling",
-        ),
-        pytest.param(
             {"max_epsilon": 3.0},
             {},
             "privacy: 'max_epsilon' needs a private mechanism: set mode to 'local' or "
@@ -61,17 +54,12 @@ def problems(privacy: dict, **top) -> list[str]:
             id="budget-without-mechanism",
         ),
         pytest.param(
-            {
-                "mode": "central",
-                "sampling": "fixed",
-                "sampling_fraction": 0.5,
-                "accountant": "pld",
-            },
-            {"min_hospitals": 1},
-            "privacy: accountant 'pld' does not support sampling 'fixed' in mode "
-            "'central' (dp-accounting's PLD accountant has no event for sampling without "
-            "replacement); use accountant 'rdp' or sampling 'poisson' (found {'mode': "
-            "'central', 'sampling': 'fixed', 'sampling_fraction': 0.5, 'accountant': 'pld'})",
+            {"mode": "central", "accountant": "pld"},
+            {"min_hospitals": 1, "sampling": {"mode": "fixed", "fraction": 0.5}},
+            "privacy: accountant 'pld' does not support sampling.mode 'fixed' in mode "
+            "'central' (dp-accounting's PLD accountant has no event for sampling "
+            "without replacement); use accountant 'rdp' or sampling.mode 'poisson' "
+            "(found {'mode': 'central', 'accountant': 'pld'})",
             id="pld-with-fixed-sampling",
         ),
         pytest.param(
@@ -90,15 +78,6 @@ def problems(privacy: dict, **top) -> list[str]:
             "privacy: mode 'local' needs training = 'federated'; for local-only training "
             "use dp_sgd (sample-level DP) instead (found {'mode': 'local'})",
             id="client-dp-without-federation",
-        ),
-        pytest.param(
-            {"mode": "central", "sampling": "fixed", "sampling_fraction": 0.5},
-            {"min_hospitals": 3},
-            "privacy: min_hospitals = 3 is more than the 2 hospitals sampled per round "
-            "(sampling 'fixed', sampling_fraction 0.5 of 4); lower min_hospitals or "
-            "raise sampling_fraction (found {'mode': 'central', 'sampling': 'fixed', "
-            "'sampling_fraction': 0.5})",
-            id="quorum-above-sample",
         ),
         pytest.param(
             {"mode": "central", "noise_multiplier": 4.0, "max_epsilon": 0.5},
@@ -128,10 +107,9 @@ def test_privacy_is_off_by_default_and_good_settings_load():
             "name": "t",
             "hospitals": [{"count": 5}],
             "aggregator": {"name": "krum", "params": {"num_malicious": 1}},
+            "sampling": {"mode": "poisson", "fraction": 0.5},
             "privacy": {
                 "mode": "central",
-                "sampling": "poisson",
-                "sampling_fraction": 0.5,
                 "max_epsilon": 50.0,
                 "dp_sgd": {"enabled": True},
             },

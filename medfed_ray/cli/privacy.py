@@ -96,15 +96,14 @@ def plan_command(
         f"aggregator {plan.aggregator}, accountant {plan.accountant})",
         highlight=False,
     )
-    console.print("\n[privacy]", highlight=False, markup=False)
-    lines = [
+    lines = ["", "[sampling]", f'mode = "{plan.sampling}"']
+    if plan.sampling != "all":
+        lines.append(f"fraction = {plan.sampling_fraction:g}")
+    lines += [
+        "",
+        "[privacy]",
         f'mode = "{plan.mode}"',
         f"noise_multiplier = {plan.noise_multiplier:.4f}",
-        f'sampling = "{plan.sampling}"',
-    ]
-    if plan.sampling != "all":
-        lines.append(f"sampling_fraction = {plan.sampling_fraction:g}")
-    lines += [
         f"delta = {plan.delta:g}",
         f"max_epsilon = {epsilon:g}",
         f'accountant = "{plan.accountant}"',

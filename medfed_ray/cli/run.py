@@ -95,12 +95,12 @@ def run_command(
             )
 
             def on_round(result) -> None:
-                scores = (
-                    f"acc {result.accuracy:.4f}  loss {result.loss:.4f}  "
-                    f"updates {result.updates_received}/{scenario.num_hospitals}"
-                    if result.evaluated
-                    else f"updates {result.updates_received}/{scenario.num_hospitals}"
-                )
+                # Out of the hospitals asked: with [sampling], those sampled.
+                scores = f"updates {result.updates_received}/{result.hospitals_sampled}"
+                if result.evaluated:
+                    scores = (
+                        f"acc {result.accuracy:.4f}  loss {result.loss:.4f}  {scores}"
+                    )
                 if result.privacy:
                     scores += f"  ε {result.epsilon:.3g} (δ {scenario.privacy.delta:g})"
                 progress.update(task, completed=result.round, scores=scores)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dp_accounting
 
 from medfed_ray.privacy.dp_sgd import DpSgdSchedule
-from medfed_ray.privacy.sampling import fixed_sample_size
+from medfed_ray.sampling import HospitalSampling
 
 SUM_RULES = ("fedavg", "mean")
 """Rules that central mode replaces by DP-FedAvg's noisy sum over a fixed denominator."""
@@ -62,23 +62,25 @@ def effective_noise_multiplier(
 
 def client_round_event(
     mode: str,
-    sampling: str,
-    sampling_fraction: float,
-    num_hospitals: int,
+    sampling: HospitalSampling,
     noise_multiplier: float,
     aggregator: str = "fedavg",
 ) -> dp_accounting.DpEvent:
     """One round of client-level DP: for ``central`` the whole round, for ``local``
-    one participation of one hospital."""
+    one participation of one hospital.
+
+    ``sampling`` is the run's own per-round sampling, so the amplification the
+    accountant counts is that of the hospitals the coordinator really asks.
+    """
     gaussian = dp_accounting.GaussianDpEvent(
-        effective_noise_multiplier(mode, sampling, aggregator, noise_multiplier)
+        effective_noise_multiplier(mode, sampling.mode, aggregator, noise_multiplier)
     )
-    if mode == "local" or sampling == "all":
+    if mode == "local" or sampling.mode == "all":
         return gaussian
-    if sampling == "poisson":
-        return dp_accounting.PoissonSampledDpEvent(sampling_fraction, gaussian)
+    if sampling.mode == "poisson":
+        return dp_accounting.PoissonSampledDpEvent(sampling.fraction, gaussian)
     return dp_accounting.SampledWithoutReplacementDpEvent(
-        num_hospitals, fixed_sample_size(num_hospitals, sampling_fraction), gaussian
+        sampling.num_hospitals, sampling.size, gaussian
     )
 
 

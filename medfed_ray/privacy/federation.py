@@ -25,7 +25,7 @@ from medfed_ray.privacy.events import (
     neighboring_relation,
 )
 from medfed_ray.privacy.noise import CENTRAL_NOISE, noise_source
-from medfed_ray.privacy.sampling import expected_participants, sample_hospitals
+from medfed_ray.sampling import HospitalSampling
 
 logger = logging.getLogger(__name__)
 
@@ -63,42 +63,44 @@ class BudgetCheck:
 class FederationPrivacy:
     """Sampling, central noise and accounting for one run (see module docstring)."""
 
-    def __init__(self, scenario, examples: dict[int, int], completed_round: int = 0):
+    def __init__(
+        self,
+        scenario,
+        examples: dict[int, int],
+        completed_round: int = 0,
+        sampling: HospitalSampling | None = None,
+    ):
         self.config = scenario.privacy
         self.seed = scenario.seed
         self.num_hospitals = scenario.num_hospitals
         self.aggregator = scenario.aggregator.name
         self.local = scenario.local
         self.examples = examples
+        # The coordinator passes the sampling it trains with: one source for both.
+        self.sampling = sampling or HospitalSampling.from_scenario(scenario)
         config = self.config
         self.client_level = config.mode != "off"
         self.example_level = config.dp_sgd.enabled
-        self.denominator = expected_participants(
-            config.sampling, config.sampling_fraction, self.num_hospitals
-        )
+        self.denominator = self.sampling.expected_participants()
         self.client_event = (
             client_round_event(
-                config.mode,
-                config.sampling,
-                config.sampling_fraction,
-                self.num_hospitals,
-                config.noise_multiplier,
-                self.aggregator,
+                config.mode, self.sampling, config.noise_multiplier, self.aggregator
             )
             if self.client_level
             else None
         )
-        relation = neighboring_relation(config.mode, config.sampling)
+        relation = neighboring_relation(config.mode, self.sampling.mode)
         # Central mode has one ledger for the run; local mode and DP-SGD one per
-        # hospital, and the run's epsilon is the worst hospital's.
+        # hospital, and the run's epsilon is the worst hospital's. Without
+        # privacy there are none: a run of many hospitals keeps no ledgers.
         self.central_ledger = PrivacyLedger(config.accountant, config.delta, relation)
         self.hospital_ledgers = {
             hospital: PrivacyLedger(config.accountant, config.delta)
-            for hospital in range(self.num_hospitals)
+            for hospital in range(self.num_hospitals if config.mode == "local" else 0)
         }
         self.example_ledgers = {
             hospital: PrivacyLedger(config.accountant, config.delta)
-            for hospital in range(self.num_hospitals)
+            for hospital in range(self.num_hospitals if self.example_level else 0)
         }
         for round_number in range(1, completed_round + 1):
             self.record_round(round_number)
@@ -112,13 +114,7 @@ class FederationPrivacy:
 
     def participants(self, round_number: int) -> np.ndarray:
         """Ids of the hospitals sampled for ``round_number``."""
-        return sample_hospitals(
-            self.seed,
-            round_number,
-            self.num_hospitals,
-            self.config.sampling,
-            self.config.sampling_fraction,
-        )
+        return self.sampling.participants(self.seed, round_number)
 
     def aggregate_central(
         self,
@@ -232,15 +228,13 @@ class FederationPrivacy:
                     "noise_multiplier": config.noise_multiplier,
                     "effective_noise_multiplier": effective_noise_multiplier(
                         config.mode,
-                        config.sampling,
+                        self.sampling.mode,
                         self.aggregator,
                         config.noise_multiplier,
                     ),
                     "clip_norm": config.clip_norm,
-                    "sampling": config.sampling,
-                    "sampling_rate": 1.0
-                    if config.sampling == "all"
-                    else config.sampling_fraction,
+                    "sampling": self.sampling.mode,
+                    "sampling_rate": self.sampling.rate,
                     "participants": participants,
                     "steps": 1,
                     "accountant": config.accountant,

@@ -14,6 +14,7 @@ import dp_accounting
 
 from medfed_ray.privacy.accountant import PrivacyLedger, make_accountant
 from medfed_ray.privacy.events import client_round_event, neighboring_relation
+from medfed_ray.sampling import HospitalSampling
 
 LOWEST_NOISE_MULTIPLIER = {"rdp": 1e-2, "pld": 0.25}
 """Where the search starts: PLD's discretised loss grows without bound as noise vanishes."""
@@ -61,11 +62,10 @@ def plan_noise_multiplier(
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1; found {rounds!r}")
     relation = neighboring_relation(mode, sampling)
+    sampled = HospitalSampling.resolve(sampling, num_hospitals, sampling_fraction)
 
     def event_for(z: float) -> dp_accounting.DpEvent:
-        event = client_round_event(
-            mode, sampling, sampling_fraction, num_hospitals, z, aggregator
-        )
+        event = client_round_event(mode, sampled, z, aggregator)
         return dp_accounting.SelfComposedDpEvent(event, rounds)
 
     lowest = LOWEST_NOISE_MULTIPLIER[accountant]
@@ -87,12 +87,7 @@ def plan_noise_multiplier(
     # calibrate_dp_mechanism returns a value within tol of the boundary on the
     # private side; report the epsilon it actually gives.
     ledger = PrivacyLedger(accountant, delta, relation)
-    ledger.record(
-        client_round_event(
-            mode, sampling, sampling_fraction, num_hospitals, z, aggregator
-        ),
-        rounds,
-    )
+    ledger.record(client_round_event(mode, sampled, z, aggregator), rounds)
     return Plan(
         noise_multiplier=float(z),
         epsilon=ledger.epsilon(),

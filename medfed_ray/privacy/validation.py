@@ -8,7 +8,7 @@ is reported before any actor starts.
 from __future__ import annotations
 
 from medfed_ray.privacy.central import central_rule_problem
-from medfed_ray.privacy.sampling import fixed_sample_size
+from medfed_ray.sampling import HospitalSampling
 
 DEFAULT_CLIP_NORM = 1.0
 DEFAULT_NOISE_MULTIPLIER = 1.0
@@ -17,10 +17,6 @@ DEFAULT_NOISE_MULTIPLIER = 1.0
 def config_problems(config) -> list[str]:
     """Problems inside the ``[privacy]`` table itself."""
     problems = []
-    if config.sampling == "all" and config.sampling_fraction != 1.0:
-        problems.append(
-            "'sampling_fraction' applies only to sampling 'poisson' or 'fixed', not 'all'"
-        )
     if config.mode == "off":
         for field, default in (
             ("clip_norm", DEFAULT_CLIP_NORM),
@@ -37,64 +33,56 @@ def config_problems(config) -> list[str]:
                         f"'{field}' needs a private mechanism: set mode to 'local' or "
                         "'central', or dp_sgd.enabled = true"
                     )
-    if (
-        config.accountant == "pld"
-        and config.mode == "central"
-        and config.sampling == "fixed"
-    ):
-        problems.append(
-            "accountant 'pld' does not support sampling 'fixed' in mode 'central' "
-            "(dp-accounting's PLD accountant has no event for sampling without "
-            "replacement); use accountant 'rdp' or sampling 'poisson'"
-        )
     return problems
 
 
 def scenario_problems(
     config,
     *,
+    sampling,
     training: str | None,
     aggregator: str | None,
     num_hospitals: int | None,
     min_hospitals: int | None,
 ) -> list[str]:
-    """Problems of ``[privacy]`` with the scenario's other settings (``None``: unknown)."""
+    """Problems of ``[privacy]`` with the scenario's other settings (``None``: unknown).
+
+    ``sampling`` is the scenario's ``[sampling]`` table; its own checks
+    (against the number of hospitals and the quorum) are made there.
+    """
     problems = []
-    if training == "local":
-        if config.mode != "off":
-            problems.append(
-                f"mode {config.mode!r} needs training = 'federated'; for local-only "
-                "training use dp_sgd (sample-level DP) instead"
-            )
-        if config.sampling != "all":
-            problems.append(
-                f"sampling {config.sampling!r} needs training = 'federated'"
-            )
+    if training == "local" and config.mode != "off":
+        problems.append(
+            f"mode {config.mode!r} needs training = 'federated'; for local-only "
+            "training use dp_sgd (sample-level DP) instead"
+        )
     if config.mode == "central" and aggregator is not None:
         problem = central_rule_problem(aggregator)
         if problem:
             problems.append(problem)
+    sampling_mode = None if sampling is None else sampling.mode
     if (
-        config.sampling == "fixed"
-        and num_hospitals is not None
-        and min_hospitals is not None
+        config.accountant == "pld"
+        and config.mode == "central"
+        and sampling_mode == "fixed"
     ):
-        size = fixed_sample_size(num_hospitals, config.sampling_fraction)
-        if min_hospitals > size:
-            problems.append(
-                f"min_hospitals = {min_hospitals} is more than the {size} hospitals "
-                f"sampled per round (sampling 'fixed', sampling_fraction "
-                f"{config.sampling_fraction:g} of {num_hospitals}); lower "
-                "min_hospitals or raise sampling_fraction"
-            )
+        problems.append(
+            "accountant 'pld' does not support sampling.mode 'fixed' in mode "
+            "'central' (dp-accounting's PLD accountant has no event for sampling "
+            "without replacement); use accountant 'rdp' or sampling.mode 'poisson'"
+        )
     if (
         not problems
         and config.mode != "off"
         and config.max_epsilon is not None
         and aggregator is not None
         and num_hospitals is not None
+        and sampling is not None
     ):
-        one_round = single_round_epsilon(config, aggregator, num_hospitals)
+        resolved = HospitalSampling.resolve(
+            sampling.mode, num_hospitals, sampling.fraction, sampling.clients_per_round
+        )
+        one_round = single_round_epsilon(config, aggregator, resolved)
         if one_round > config.max_epsilon:
             problems.append(
                 f"max_epsilon = {config.max_epsilon:g} is below the epsilon of a single "
@@ -104,7 +92,7 @@ def scenario_problems(
     return problems
 
 
-def single_round_epsilon(config, aggregator: str, num_hospitals: int) -> float:
+def single_round_epsilon(config, aggregator: str, sampling: HospitalSampling) -> float:
     """Client-level epsilon after one round, from dp-accounting."""
     from medfed_ray.privacy.accountant import PrivacyLedger
     from medfed_ray.privacy.events import client_round_event, neighboring_relation
@@ -112,16 +100,9 @@ def single_round_epsilon(config, aggregator: str, num_hospitals: int) -> float:
     ledger = PrivacyLedger(
         config.accountant,
         config.delta,
-        neighboring_relation(config.mode, config.sampling),
+        neighboring_relation(config.mode, sampling.mode),
     )
     ledger.record(
-        client_round_event(
-            config.mode,
-            config.sampling,
-            config.sampling_fraction,
-            num_hospitals,
-            config.noise_multiplier,
-            aggregator,
-        )
+        client_round_event(config.mode, sampling, config.noise_multiplier, aggregator)
     )
     return ledger.epsilon()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from medfed_ray.aggregators import AGGREGATORS, get_param_checker
 from medfed_ray.errors import Problem, ScenarioError
 from medfed_ray.scenario.group_sizes import resolve_group_sizes
+from medfed_ray.scenario.sampling_config import move_privacy_sampling
 from medfed_ray.scenario.schema import Scenario
 
 logger = logging.getLogger(__name__)
@@ -149,12 +150,19 @@ def load_scenario(
 
 def validate_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
     """Build a :class:`Scenario` from plain data, or raise listing every problem."""
-    try:
-        resolved = resolve_group_sizes(data)
-    except ValueError as error:
-        raise ScenarioError(
-            source, [Problem("hospitals", str(error), has_found=False)]
-        ) from None
+    # Rewrites of the raw data before the fields are checked, each with the
+    # field its problems are reported under.
+    resolved = data
+    for resolve, field in (
+        (resolve_group_sizes, "hospitals"),
+        (move_privacy_sampling, "sampling"),
+    ):
+        try:
+            resolved = resolve(resolved)
+        except ValueError as error:
+            raise ScenarioError(
+                source, [Problem(field, str(error), has_found=False)]
+            ) from None
     try:
         scenario = Scenario.model_validate(resolved)
     except ValidationError as error:

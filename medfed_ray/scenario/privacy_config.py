@@ -37,13 +37,13 @@ class PrivacyConfig(Section):
     Gaussian noise of standard deviation ``noise_multiplier * clip_norm`` is
     added by each hospital (``local``) or once by the coordinator to the sum
     (``central``, DP-FedAvg). ``dp_sgd`` adds sample-level DP inside hospitals.
+    Which hospitals take part in a round is the scenario's ``[sampling]``
+    table; central mode's accountant counts its amplification.
     """
 
     mode: Literal["off", "local", "central"] = "off"
     clip_norm: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
     noise_multiplier: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
-    sampling: Literal["all", "poisson", "fixed"] = "all"
-    sampling_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
     max_epsilon: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
     accountant: Literal["rdp", "pld"] = "rdp"

@@ -19,6 +19,7 @@ from pydantic import (
 from medfed_ray.aggregators import AGGREGATORS
 from medfed_ray.scenario.hospital_group import HospitalGroup
 from medfed_ray.scenario.privacy_config import PrivacyConfig
+from medfed_ray.scenario.sampling_config import SamplingConfig
 from medfed_ray.scenario.section import Count, Fraction, Section
 
 DatasetName = Literal[
@@ -237,6 +238,7 @@ class Scenario(Section):
     aggregator: AggregatorConfig = AggregatorConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     hospitals: Annotated[list[HospitalGroup], Field(min_length=1, max_length=1000)]
+    sampling: SamplingConfig = SamplingConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     sweep: (
         Annotated[
@@ -254,8 +256,28 @@ class Scenario(Section):
     @classmethod
     def _size_groups(cls, data: object) -> object:
         from medfed_ray.scenario.group_sizes import resolve_group_sizes
+        from medfed_ray.scenario.sampling_config import move_privacy_sampling
 
-        return resolve_group_sizes(data)
+        return move_privacy_sampling(resolve_group_sizes(data))
+
+    @field_validator("sampling")
+    @classmethod
+    def _check_sampling_with_scenario(
+        cls, sampling: SamplingConfig, info: ValidationInfo
+    ) -> SamplingConfig:
+        # Declared after the fields it reads, so they are in info.data when valid.
+        from medfed_ray.scenario.sampling_config import sampling_problems
+
+        data = info.data
+        problems = sampling_problems(
+            sampling,
+            num_hospitals=_total_count(data.get("hospitals")),
+            min_hospitals=data.get("min_hospitals"),
+            training=data.get("training"),
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return sampling
 
     @field_validator("privacy")
     @classmethod
@@ -270,11 +292,10 @@ class Scenario(Section):
         aggregator = data.get("aggregator")
         problems = scenario_problems(
             privacy,
+            sampling=data.get("sampling"),
             training=data.get("training"),
             aggregator=None if aggregator is None else aggregator.name,
-            num_hospitals=None
-            if hospitals is None
-            else sum(group.count for group in hospitals),
+            num_hospitals=_total_count(hospitals),
             min_hospitals=data.get("min_hospitals"),
         )
         if problems:
@@ -293,6 +314,11 @@ class Scenario(Section):
             for index, group in enumerate(self.hospitals)
             for _ in range(group.count)
         ]
+
+
+def _total_count(hospitals: list[HospitalGroup] | None) -> int | None:
+    """Hospitals over all groups, or None when the groups did not validate."""
+    return None if hospitals is None else sum(group.count for group in hospitals)
 
 
 def known_aggregators() -> list[str]:
