@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from medfed_ray.cli.bench_scale import scale_command
 from medfed_ray.cli.common import console
 
 bench_app = typer.Typer(
@@ -127,6 +128,9 @@ def run_command(
     for key, value in record.items():
         table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+bench_app.command("scale")(scale_command)
 
 
 @bench_app.command("simulation")
