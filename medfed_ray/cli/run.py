@@ -132,10 +132,20 @@ def plural(count: int, noun: str) -> str:
 
 
 def describe_rule(scenario) -> str:
-    """``aggregator median``, or that local-only training aggregates nothing."""
+    """``aggregator median``, or that local-only training aggregates nothing.
+
+    With ``[sampling]`` it also says which hospitals train in a round.
+    """
     if scenario.training == "local":
         return "no aggregation (local-only)"
-    return f"aggregator {scenario.aggregator.name}"
+    sampling = scenario.sampling
+    chosen = ""
+    if sampling.mode == "poisson":
+        chosen = f", each hospital sampled with probability {sampling.fraction:g}"
+    elif sampling.mode == "fixed":
+        size = sampling.sample_size(scenario.num_hospitals)
+        chosen = f", {plural(size, 'hospital')} sampled per round"
+    return f"aggregator {scenario.aggregator.name}{chosen}"
 
 
 def describe_scenario(scenario, out: Path) -> str:
