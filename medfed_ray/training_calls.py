@@ -11,14 +11,13 @@ from medfed_ray.coordinator_state import HospitalSeat
 HOSPITALS_PER_CALL = 50
 """Most hospitals one actor call trains in a round.
 
-Hospitals packed into one actor train one after another anyway; what a call
-per hospital adds is its overhead, about a millisecond between the
-coordinator sending it and the actor answering. A small hospital trains in a
-few milliseconds, so at 10,000 hospitals calls of one would spend about as
-long on calls as on training. Calls of 50 cut that to a few percent while
-answers still stream in during the round; the price is that a hang or crash
-costs the round the other hospitals of the same call, which share its
-process in any case.
+Hospitals packed into one actor train one after another anyway; a call per
+hospital only adds overhead. At 10,000 small MLP hospitals, sending one call
+per hospital took the coordinator 6.6 s of a 20 s round (0.6 ms a call),
+while a hospital trained in 1 to 2 ms. Calls of 50 send fifty times fewer
+calls and results while answers still stream in during the round; the price
+is that a hang or crash costs the round the other hospitals of the same
+call, which share its process in any case.
 """
 
 
