@@ -1,4 +1,4 @@
-"""One run of ``medfed bench simulation`` at a tiny size: both sides measured, finite numbers."""
+"""One run of ``medfed bench simulation`` at a tiny size: every side measured, finite numbers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import math
 
 from typer.testing import CliRunner
 
+from medfed_ray.bench.simulation import flower_available
 from medfed_ray.cli.bench import bench_app
 
 
-def test_simulation_benchmark_reports_both_sides(tmp_path):
-    """The loop and the engine each report throughput, start-up and memory."""
+def test_simulation_benchmark_reports_every_side(tmp_path):
+    """Loop, engine and (when installed) Flower report throughput, start-up and memory.
+
+    Without ``flwr`` the output says plainly that Flower was skipped.
+    """
     out = tmp_path / "bench.json"
 
     result = CliRunner().invoke(
@@ -31,12 +35,21 @@ def test_simulation_benchmark_reports_both_sides(tmp_path):
 
     assert result.exit_code == 0, result.output
     records = json.loads(out.read_text())
-    assert [record["side"] for record in records] == ["loop", "engine"]
+    sides = ["loop", "engine"] + (["flower"] if flower_available() else [])
+    assert [record["side"] for record in records] == sides
     for record in records:
         assert record["hospitals"] == 2
         assert len(record["round_seconds"]) == 3
         for key in ("updates_per_second", "startup_seconds", "peak_pss_mib"):
             assert math.isfinite(record[key]) and record[key] > 0, (key, record)
+    engine = records[1]
+    assert engine["engine_over_loop_updates"] > 0
+    if flower_available():
+        assert engine["engine_over_flower_updates"] > 0
+        assert engine["engine_over_flower_memory"] > 0
+    else:
+        assert engine["engine_over_flower_updates"] is None
+        assert "Flower: skipped (flwr is not installed" in result.output
 
 
 def test_bad_hospital_counts_are_refused():

@@ -146,17 +146,43 @@ def simulation_command(
     ] = 5,
     actors: Annotated[
         int,
-        typer.Option("--actors", min=1, help="Hospital actors the engine packs into."),
+        typer.Option(
+            "--actors",
+            min=1,
+            help="Training processes of the engine and of Flower, one core each.",
+        ),
     ] = 2,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Also write the records to FILE.")
     ] = None,
 ) -> None:
-    """Client updates per second of the engine beside a plain single-process loop."""
-    import math
+    """Client updates per second of the engine beside a plain loop and Flower."""
+    from medfed_ray.bench.simulation import engine_ratios, flower_available, measure
 
-    from medfed_ray.bench.simulation import measure
+    counts = _hospital_counts(hospitals)
+    with_flower = flower_available()
+    records, rows = [], []
+    for count in counts:
+        loop = measure("loop", count, rounds)
+        engine = measure("engine", count, rounds, actors)
+        flower = measure("flower", count, rounds, actors) if with_flower else None
+        engine.update(engine_ratios(engine, loop, flower))
+        records += [loop, engine] + ([flower] if flower else [])
+        rows.append((loop, engine, flower))
 
+    _print_tables(rows, with_flower)
+    if not with_flower:
+        console.print(
+            "Flower: skipped (flwr is not installed; "
+            "pip install 'medfed-ray[flower]' to measure it).",
+            markup=False,
+        )
+    if json_file is not None:
+        json_file.write_text(json.dumps(records, indent=1) + "\n")
+
+
+def _hospital_counts(hospitals: str) -> list[int]:
+    """Parse ``--hospitals``, or exit with a usage error naming the option."""
     try:
         counts = [int(part) for part in hospitals.split(",") if part.strip()]
     except ValueError:
@@ -171,37 +197,65 @@ def simulation_command(
             err=True,
         )
         raise typer.Exit(2)
+    return counts
 
-    records = []
-    table = Table(title="Client updates per second: engine against a plain loop")
-    for column in (
-        "hospitals",
-        "loop upd/s",
-        "engine upd/s",
-        "engine/loop",
-        "loop start s",
-        "engine start s",
-        "start ratio",
-        "loop MiB",
-        "engine MiB",
-    ):
+
+RATIO_HEADERS = {
+    "engine_over_loop_updates": "engine/loop",
+    "engine_over_flower_updates": "engine/Flower",
+    "engine_over_loop_startup": "engine/loop",
+    "engine_over_flower_startup": "engine/Flower",
+    "engine_over_loop_memory": "engine/loop",
+    "engine_over_flower_memory": "engine/Flower",
+}
+"""Column header of each ratio in ``engine_ratios``."""
+
+
+def _side_table(
+    title: str, rows: list[tuple], value, ratio_keys: list[str], with_flower: bool
+) -> Table:
+    """One measure per side (``value(record)`` formats it) and the engine's ratios."""
+    sides = ["loop", "engine"] + (["Flower"] if with_flower else [])
+    ratios = [key for key in ratio_keys if with_flower or "flower" not in key]
+    table = Table(title=title)
+    for column in ["hospitals", *sides, *(RATIO_HEADERS[key] for key in ratios)]:
         table.add_column(column, justify="right")
-    for count in counts:
-        per_actor = math.ceil(count / actors)
-        loop = measure("loop", count, rounds, 1)
-        engine = measure("engine", count, rounds, per_actor)
-        records += [loop, engine]
-        table.add_row(
-            str(count),
-            f"{loop['updates_per_second']:.1f}",
-            f"{engine['updates_per_second']:.1f}",
-            f"{engine['updates_per_second'] / loop['updates_per_second']:.2f}x",
-            f"{loop['startup_seconds']:.1f}",
-            f"{engine['startup_seconds']:.1f}",
-            f"{engine['startup_seconds'] / loop['startup_seconds']:.2f}x",
-            f"{loop['peak_pss_mib']:.0f}",
-            f"{engine['peak_pss_mib']:.0f}",
+    for loop, engine, flower in rows:
+        measured = [loop, engine] + ([flower] if with_flower else [])
+        cells = [str(loop["hospitals"]), *(value(record) for record in measured)]
+        cells += [f"{engine[key]:.2f}x" for key in ratios]
+        table.add_row(*cells)
+    return table
+
+
+def _print_tables(rows: list[tuple], with_flower: bool) -> None:
+    """Throughput, start-up and memory of every side, one table each."""
+    console.print(
+        _side_table(
+            "Client updates per second (steady rounds)",
+            rows,
+            lambda record: f"{record['updates_per_second']:.1f}",
+            ["engine_over_loop_updates", "engine_over_flower_updates"],
+            with_flower,
         )
-    console.print(table)
-    if json_file is not None:
-        json_file.write_text(json.dumps(records, indent=1) + "\n")
+    )
+    console.print(
+        _side_table(
+            "Start-up seconds (until round 1 can begin)",
+            rows,
+            lambda record: f"{record['startup_seconds']:.1f}",
+            ["engine_over_loop_startup", "engine_over_flower_startup"],
+            with_flower,
+        )
+    )
+    console.print(
+        _side_table(
+            "Peak memory, MiB (processes at the peak)",
+            rows,
+            lambda record: (
+                f"{record['peak_pss_mib']:,.0f} ({record['processes_at_peak']})"
+            ),
+            ["engine_over_loop_memory", "engine_over_flower_memory"],
+            with_flower,
+        )
+    )
