@@ -9,6 +9,7 @@ from functools import partial
 import numpy as np
 import ray
 from ray.exceptions import (
+    ActorUnavailableError,
     GetTimeoutError,
     RayActorError,
     RayTaskError,
@@ -20,10 +21,9 @@ from medfed_ray.attacks import COLLUDING_BEHAVIOURS, apply_colluding_attacks
 from medfed_ray.coordinator_state import CoordinatorState, HospitalSeat
 from medfed_ray.hospital import HospitalReport
 from medfed_ray.local_evaluation import fill_local_scores, score_own_models
-from medfed_ray.placement import ACTOR_START_TIMEOUT_S, await_actors
+from medfed_ray.placement import ACTOR_START_TIMEOUT_S, await_actors, unique_actors
 from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
-from medfed_ray.runtime import configure_tensorflow
 from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario.schema import Scenario
 from medfed_ray.training_calls import HOSPITALS_PER_CALL, TrainingCall, chunk_by_actor
@@ -46,24 +46,20 @@ class Coordinator:
         self,
         scenario: Scenario,
         seats: list[HospitalSeat],
-        x_test: np.ndarray,
-        y_test: np.ndarray,
-        input_shape: tuple[int, ...],
-        num_classes: int,
-        model_seed: int,
+        test_set: list[ray.ObjectRef],
+        initial_weights: np.ndarray,
+        layout: dict[str, list],
         state: CoordinatorState | None = None,
     ):
-        # The initial global model comes from Keras's seeded initialisers here,
-        # so the driver never needs TensorFlow.
-        configure_tensorflow(1.0, seed=model_seed)
-        from medfed_ray.local_training import LocalTrainer
-
+        # No TensorFlow here: the initial weights and their layout come from a
+        # hospital actor, which also scores and saves the global model. That
+        # spares a TensorFlow process (about 600 MB) and its start-up.
         self.scenario = scenario
         self.seats = sorted(seats, key=lambda seat: seat.spec.hospital_id)
-        self.x_test, self.y_test = x_test, y_test
-        self.trainer = LocalTrainer(
-            scenario.model, scenario.local, input_shape, num_classes
-        )
+        # The test set stays in the object store, as two references held in
+        # a list so that Ray passes them on without resolving them here.
+        self.test_set = list(test_set)
+        self.model_layout = layout
         self.aggregate = get_aggregator(scenario.aggregator.name)
         if scenario.aggregator.max_norm is not None:
             # Norm bounding is a pre-step, so it wraps whichever rule is chosen.
@@ -75,7 +71,7 @@ class Coordinator:
         self.restarting: set[int] = set()
 
         if state is None:
-            weights = self.trainer.weights.get()
+            weights = np.array(initial_weights, dtype=np.float32)
             local = None
             if scenario.training == "local":
                 local = np.tile(weights, (len(self.seats), 1))
@@ -383,23 +379,53 @@ class Coordinator:
 
     def evaluate(self, result: RoundResult) -> None:
         """Score the global model, or in local-only training every hospital's own model."""
-        from medfed_ray.metrics import score
-
         result.evaluated = True
         if self.scenario.training == "federated":
-            self.trainer.weights.set(self.state.weights)
-            scores = score(self.trainer.predict(self.x_test), self.y_test)
-            for key, value in scores.items():
+            scores = self.call_a_hospital_actor("evaluate", self.state.weights)
+            for key, value in (scores or {}).items():
                 setattr(result, key, value)
             return
 
         scores = score_own_models(
             self.seats,
             self.state.local_weights,
-            (self.x_test, self.y_test),
+            self.test_set,
             self.scenario.round_timeout_s,
         )
         fill_local_scores(result, scores)
+
+    def call_a_hospital_actor(self, method: str, weights: np.ndarray):
+        """Run ``method`` of the first hospital actor that answers, with ``weights``.
+
+        Global-model work (scoring, saving) runs in a hospital actor, which
+        holds the model; actors that are restarting are skipped, one that
+        fails or times out passes the work on to the next. Returns None, with
+        a warning, when no actor answers.
+        """
+        weights_ref = ray.put(weights)
+        arguments = (
+            (weights_ref, *self.test_set) if method == "evaluate" else (weights_ref,)
+        )
+        available = [
+            seat for seat in self.seats if seat.spec.hospital_id not in self.restarting
+        ]
+        for actor in unique_actors(available):
+            try:
+                return ray.get(
+                    getattr(actor, method).remote(*arguments),
+                    timeout=self.scenario.round_timeout_s,
+                )
+            except (
+                RayActorError,
+                RayTaskError,
+                GetTimeoutError,
+                ActorUnavailableError,
+            ) as error:
+                logger.warning(
+                    "a hospital actor failed to %s: %s", method, first_line(error)
+                )
+        logger.warning("no hospital actor could %s the global model", method)
+        return None
 
     # -- state ---------------------------------------------------------------------
 
@@ -416,18 +442,14 @@ class Coordinator:
 
     def layout(self) -> dict[str, list]:
         """The flat vectors' layout (variable names and shapes) as plain data."""
-        return self.trainer.weights.layout.to_dict()
+        return self.model_layout
 
-    def model_file_bytes(self) -> bytes:
-        """The global model as a ``.keras`` file, so the driver needs no shared disk."""
-        import tempfile
-        from pathlib import Path
+    def model_file_bytes(self) -> bytes | None:
+        """The global model as a ``.keras`` file, so the driver needs no shared disk.
 
-        self.trainer.weights.set(self.state.weights)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "model.keras"
-            self.trainer.model.save(path)
-            return path.read_bytes()
+        None if no hospital actor could save it.
+        """
+        return self.call_a_hospital_actor("model_file_bytes", self.state.weights)
 
 
 CoordinatorActor = ray.remote(Coordinator)

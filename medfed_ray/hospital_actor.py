@@ -32,13 +32,18 @@ class HospitalHost:
         input_shape: tuple[int, ...],
         num_classes: int,
         num_cpus: float,
+        model_seed: int,
     ):
-        configure_tensorflow(num_cpus, seed=int(specs[0].seed.generate_state(1)[0]))
+        # Every actor seeds Keras with the model seed, so each builds exactly
+        # the initial global model; training draws only from the hospitals'
+        # own generators, so the seed changes nothing else.
+        configure_tensorflow(num_cpus, seed=model_seed)
         from medfed_ray.local_training import LocalTrainer
 
         self.trainer = LocalTrainer(
             model_config, training_config, input_shape, num_classes
         )
+        self.initial_weights = self.trainer.weights.get()
         # Ray resolved the shards' reference to arrays mapped read-only from
         # the object store; each hospital keeps views of its own rows.
         self.hospitals = {
@@ -72,11 +77,29 @@ class HospitalHost:
     def evaluate(
         self, weights: np.ndarray, x: np.ndarray, y: np.ndarray
     ) -> dict[str, float]:
-        """Score ``weights`` on ``(x, y)`` (a hospital's own model, in local-only training)."""
+        """Score ``weights`` on ``(x, y)``: the global model, or a hospital's own model."""
         from medfed_ray.metrics import score
 
         self.trainer.weights.set(weights)
         return score(self.trainer.predict(x), y)
+
+    def initial_model(self) -> tuple[np.ndarray, dict[str, list]]:
+        """The initial global weights and their layout (variable names and shapes).
+
+        The coordinator holds no TensorFlow; it starts from these.
+        """
+        return self.initial_weights, self.trainer.weights.layout.to_dict()
+
+    def model_file_bytes(self, weights: np.ndarray) -> bytes:
+        """``weights`` in this actor's model, saved as a ``.keras`` file's bytes."""
+        import tempfile
+        from pathlib import Path
+
+        self.trainer.weights.set(weights)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.keras"
+            self.trainer.model.save(path)
+            return path.read_bytes()
 
     def ready(self) -> list[int]:
         """Return the hosted hospital ids once the constructor has finished."""

@@ -19,18 +19,18 @@ SCORES = ("accuracy", "balanced_accuracy", "auroc", "loss")
 def score_own_models(
     seats: list,
     local_weights: np.ndarray,
-    test_set: tuple[np.ndarray, np.ndarray],
+    test_set: list[ray.ObjectRef],
     timeout_s: float,
 ) -> dict[int, dict[str, float]]:
     """Scores of each hospital's own weights, computed in its own actor in parallel.
 
-    A hospital whose actor cannot answer within ``timeout_s`` is left out and
-    logged; it has no scores this round.
+    ``test_set`` holds the object-store references of the test inputs and
+    labels. A hospital whose actor cannot answer within ``timeout_s`` is left
+    out and logged; it has no scores this round.
     """
-    test_refs = (ray.put(test_set[0]), ray.put(test_set[1]))
     calls = {
         seat.spec.hospital_id: seat.actor.evaluate.remote(
-            ray.put(local_weights[seat.spec.hospital_id]), *test_refs
+            ray.put(local_weights[seat.spec.hospital_id]), *test_set
         )
         for seat in seats
     }

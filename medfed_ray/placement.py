@@ -161,6 +161,7 @@ def start_hospitals(
             # one after another, and the same thread count keeps packed and
             # unpacked runs numerically identical.
             group.num_cpus,
+            seeds.model,
         )
         seats += [
             HospitalSeat(specs[index], actor, (shards_ref,)) for index in hospital_ids

@@ -201,12 +201,19 @@ class RunDirectory:
 
     def write_model(
         self,
-        model_bytes: bytes,
+        model_bytes: bytes | None,
         layout: dict[str, list],
         scaling: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Store the final global model, its flat layout and the feature scaling."""
-        (self.path / "model.keras").write_bytes(model_bytes)
+        """Store the final global model, its flat layout and the feature scaling.
+
+        ``model_bytes`` is None when no hospital actor was left to save the
+        model; the run's tables and summary are still written.
+        """
+        if model_bytes is None:
+            logger.warning("model.keras not written: no hospital actor could save it")
+        else:
+            (self.path / "model.keras").write_bytes(model_bytes)
         if scaling is not None:
             np.savez(self.path / "feature_scaling.npz", mean=scaling[0], std=scaling[1])
         (self.path / "layout.json").write_text(json.dumps(layout, indent=1))

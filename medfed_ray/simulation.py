@@ -130,14 +130,13 @@ def run_simulation(
     check_resources(scenario)
     seats = start_hospitals(scenario, dataset, shards, seeds)
     placement = hospitals_per_node(seats)
+    initial_weights, layout = ray.get(seats[0].actor.initial_model.remote())
     coordinator = CoordinatorActor.options(num_cpus=0).remote(
         scenario,
         seats,
-        ray.put(dataset.x_test),
-        ray.put(dataset.y_test),
-        dataset.input_shape,
-        dataset.num_classes,
-        seeds.model,
+        [ray.put(dataset.x_test), ray.put(dataset.y_test)],
+        initial_weights,
+        layout,
         state,
     )
     startup_seconds = time.perf_counter() - started
