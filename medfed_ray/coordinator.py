@@ -27,7 +27,7 @@ from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario.schema import Scenario
 from medfed_ray.training_calls import HOSPITALS_PER_CALL, TrainingCall, chunk_by_actor
-from medfed_ray.update_checks import check_update, first_line
+from medfed_ray.update_checks import check_update, first_line, last_line
 
 logger = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ class Coordinator:
                 ActorUnavailableError,
             ) as error:
                 logger.warning(
-                    "a hospital actor failed to %s: %s", method, first_line(error)
+                    "a hospital actor failed to %s: %s", method, last_line(error)
                 )
         logger.warning("no hospital actor could %s the global model", method)
         return None
