@@ -1,9 +1,10 @@
 """How a whole run's time and memory grow with the number of hospitals.
 
 For each size, a fresh child process runs a small federated scenario on
-synthetic data (a small MLP on 16 features, or PneumoniaMNIST-shaped images
-for the CNN) through the real engine: automatic packing, the coordinator,
-the object store, the run tables. The parent samples the summed
+synthetic data (a small MLP on 16 features, or the CNN of
+``scenarios/pneumonia.toml`` on PneumoniaMNIST-shaped images) through the
+real engine: automatic packing, the coordinator, the object store, the run
+tables. The parent samples the summed
 proportional set size (PSS) of the child and every process below it (Ray's
 services, the hospital actors, the coordinator) and reads the child's
 timings.
@@ -95,8 +96,9 @@ def scale_scenario_data(
         raise ValueError(f"model must be one of {', '.join(MODELS)}; found {model!r}")
     shape, model_table = [16], {"name": "mlp", "hidden_units": [32, 16]}
     if model == "cnn":
-        # PneumoniaMNIST's shape, with the small CNN of the overhead benchmark.
-        shape, model_table = [28, 28, 1], {"name": "cnn", "conv_filters": [8, 16]}
+        # PneumoniaMNIST's shape and the CNN of scenarios/pneumonia.toml.
+        shape = [28, 28, 1]
+        model_table = {"name": "cnn", "conv_filters": [8, 16], "hidden_units": [32]}
     data = {
         "name": f"scale-{model}-{num_hospitals}",
         "seed": 0,

@@ -12,7 +12,7 @@ from rich.table import Table
 from medfed_ray.cli.common import console
 
 HOSPITALS_HELP = "Comma-separated hospital counts, each at least 2, e.g. 1000,10000."
-MODEL_HELP = "mlp: 32-16 MLP on 16 features; cnn: small CNN on 28x28 images."
+MODEL_HELP = "mlp: 32-16 MLP on 16 features; cnn: the pneumonia CNN on 28x28 images."
 ROUNDS_HELP = "Rounds per size; the first is not timed when there are more."
 FRACTION_HELP = "Poisson-sample this fraction of the hospitals per round."
 JSON_HELP = "Also write the records to FILE."
