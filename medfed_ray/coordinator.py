@@ -316,7 +316,11 @@ class Coordinator:
         )
         counts = np.array([row.examples for row in usable], dtype=np.int64)
         matrix = self.collude(usable, matrix)
-        params = self.scenario.aggregator.params
+        params = dict(self.scenario.aggregator.params)
+        if self.clips_around_history and self.state.momentum is not None:
+            # Centered clipping clips around the previous round's direction
+            # (Karimireddy et al., 2021); round 1 clips around zero.
+            params["center"] = self.state.momentum
         if self.scenario.privacy.mode == "central":
             outcome = self.privacy.aggregate_central(
                 matrix, counts, self.aggregate, params, round_number, size
@@ -354,15 +358,23 @@ class Coordinator:
                 row.update_norm = float(np.linalg.norm(vector))
         return attacked
 
+    @property
+    def clips_around_history(self) -> bool:
+        """Whether the rule is centered clipping, whose reference point is the last direction."""
+        return self.scenario.aggregator.name == "centered_clipping"
+
     def server_direction(self, update: np.ndarray) -> np.ndarray:
         """The server step's direction: the aggregate, or its momentum (FedAvgM).
 
         Hsu, Qi and Brown, "Measuring the Effects of Non-Identical Data
         Distribution for Federated Visual Classification", 2019,
-        https://arxiv.org/abs/1909.06335: ``v <- beta * v + update``.
+        https://arxiv.org/abs/1909.06335: ``v <- beta * v + update``. The
+        buffer is also kept with ``beta = 0`` under centered clipping, where
+        it holds the last aggregate: the next round's reference point, saved
+        in checkpoints with the rest of the state.
         """
         beta = self.scenario.aggregator.server_momentum
-        if beta == 0.0:
+        if beta == 0.0 and not self.clips_around_history:
             return update
         if self.state.momentum is None:
             self.state.momentum = np.zeros_like(self.state.weights)
