@@ -275,3 +275,51 @@ def test_both_spellings_in_conflict_are_refused_naming_both():
         "fraction or clients_per_round), and privacy amplification uses it. Remove "
         "privacy.sampling and privacy.sampling_fraction"
     ]
+
+
+# -- robust rules that need a number of updates every round ----------------------
+
+
+def test_krum_is_checked_against_the_hospitals_sampled_per_round():
+    """Eight hospitals pass, but four sampled per round are too few for f = 1."""
+    found = problems(
+        {"mode": "fixed", "clients_per_round": 4},
+        count=8,
+        min_hospitals=1,
+        aggregator={"name": "krum", "params": {"num_malicious": 1}},
+    )
+
+    assert found == [
+        "aggregator.params: krum needs n >= 2 * num_malicious + 3 hospitals; "
+        "found n=4, num_malicious=1"
+    ]
+
+
+def test_krum_with_enough_sampled_hospitals_is_valid():
+    scenario = validate_scenario(
+        scenario_data(
+            {"mode": "fixed", "clients_per_round": 5},
+            count=8,
+            min_hospitals=1,
+            aggregator={"name": "krum", "params": {"num_malicious": 1}},
+        )
+    )
+
+    assert scenario.sampling.sample_size(8) == 5
+
+
+@pytest.mark.parametrize("rule", ["krum", "multi_krum"])
+def test_krum_type_rules_refuse_poisson_sampling(rule):
+    """A Poisson sample may hold too few updates in any round; fixed size is the cure."""
+    found = problems(
+        {"mode": "poisson", "fraction": 0.5},
+        count=8,
+        min_hospitals=1,
+        aggregator={"name": rule, "params": {"num_malicious": 1}},
+    )
+
+    assert found == [
+        f"sampling.mode: {rule} needs n >= 2f + 3 = 5 updates in every round "
+        "(f = 1), but Poisson sampling may pick fewer hospitals; use "
+        'sampling.mode = "fixed" with clients_per_round >= 5'
+    ]

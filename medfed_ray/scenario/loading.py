@@ -282,22 +282,38 @@ def check_aggregator_values(scenario: Scenario) -> list[Problem]:
     section = scenario.aggregator
     checker = get_param_checker(section.name)
     malicious = most_malicious(scenario)
-    messages = checker(scenario.num_hospitals, malicious, **section.params)
+    # A fixed sample gives the rule m updates a round, not every hospital's.
+    sampled = scenario.sampling.sample_size(scenario.num_hospitals)
+    per_round = scenario.num_hospitals if sampled is None else sampled
+    messages = checker(per_round, malicious, **section.params)
     problems = [
         Problem("aggregator.params", message, has_found=False) for message in messages
     ]
     needed = 2 * malicious + 3
-    if (
-        not problems
-        and section.name in ("krum", "multi_krum")
-        and scenario.num_hospitals < needed
-    ):
+    if problems or section.name not in ("krum", "multi_krum"):
+        return problems
+    if scenario.sampling.mode == "poisson":
+        # The rule's own num_malicious or the scenario's attackers, the larger.
+        assumed = max(int(section.params.get("num_malicious", 0)), malicious)
         problems.append(
             Problem(
-                "hospitals",
-                f"{section.name} needs n >= 2f + 3 hospitals for the f = {malicious} "
+                "sampling.mode",
+                f"{section.name} needs n >= 2f + 3 = {2 * assumed + 3} updates in "
+                f"every round (f = {assumed}), but Poisson sampling may pick fewer "
+                'hospitals; use sampling.mode = "fixed" with clients_per_round >= '
+                f"{2 * assumed + 3}",
+                has_found=False,
+            )
+        )
+    elif per_round < needed:
+        where = "hospitals" if sampled is None else "sampling"
+        counted = "hospitals" if sampled is None else "hospitals sampled per round"
+        problems.append(
+            Problem(
+                where,
+                f"{section.name} needs n >= 2f + 3 {counted} for the f = {malicious} "
                 f"that send harmful updates in one round, i.e. n >= {needed}; found "
-                f"n={scenario.num_hospitals}",
+                f"n={per_round}",
                 has_found=False,
             )
         )
