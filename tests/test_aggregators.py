@@ -331,6 +331,24 @@ def test_every_rule_rejects_float64_updates():
     assert str(error.value) == "updates must be float32; found float64"
 
 
+@pytest.mark.parametrize("name", sorted(AGGREGATORS))
+def test_every_rule_rejects_updates_without_columns(name):
+    """A (3, 0) matrix is refused with its shape, not answered with a division by zero."""
+    updates = np.ones((3, 0), dtype=np.float32)
+    required = {
+        "krum": {"num_malicious": 0},
+        "multi_krum": {"num_malicious": 0},
+        "centered_clipping": {"clip_radius": 1.0},
+    }.get(name, {})
+
+    with pytest.raises(ValueError) as error:
+        AGGREGATORS[name](updates, np.ones(3, dtype=np.int64), **required)
+
+    assert (
+        str(error.value) == "updates must hold at least one column; found shape (3, 0)"
+    )
+
+
 def test_map_blocks_returns_results_in_column_order():
     """Threaded blocks come back in column order, covering every column once."""
     spans = map_blocks(lambda start, stop: (start, stop), 10_007, 100)

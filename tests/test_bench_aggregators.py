@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from typer.testing import CliRunner
 
 from medfed_ray.aggregators import AGGREGATORS
@@ -49,3 +50,28 @@ def test_bench_aggregators_names_an_unknown_rule_and_the_choices():
     assert "unknown rule(s) krums; choose from fedavg, mean" in " ".join(
         result.output.split()
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ["--n", "2", "--rules", "krum"],
+            "krum needs n >= 2 * num_malicious + 3 hospitals; found n=2, "
+            "num_malicious=0; raise --n or leave those rules out of --rules",
+        ),
+        (
+            ["--json", "/nonexistent-folder/x.json"],
+            "its folder '/nonexistent-folder' does not exist",
+        ),
+    ],
+)
+def test_bench_aggregators_refuses_bad_options_before_timing(arguments, expected):
+    """Too few rows for a rule, or a --json file that cannot be written: usage errors."""
+    result = CliRunner().invoke(
+        bench_app, ["aggregators", "--d", "10", *arguments], terminal_width=200
+    )
+
+    assert result.exit_code == 2
+    words = " ".join(result.output.replace("│", " ").split())
+    assert expected in words

@@ -40,7 +40,13 @@ def test_scale_benchmark_reports_time_memory_and_slope_per_size(tmp_path):
     ("arguments", "expected"),
     [
         (["--hospitals", "10,x"], "must be whole numbers separated by commas"),
-        (["--hospitals", "1"], "needs hospital counts of at least 2; found '1'"),
+        (["--hospitals", "1"], "needs counts of at least 2; found '1'"),
+        (["--hospitals", "10,,20"], "must be whole numbers separated by commas"),
+        (
+            ["--json", "/nonexistent-folder/x.json"],
+            "'/nonexistent-folder/x.json': its folder '/nonexistent-folder' does not "
+            "exist",
+        ),
         (["--fraction", "0"], "must be in (0, 1]; found 0"),
         (["--fraction", "1.5"], "must be in (0, 1]; found 1.5"),
     ],

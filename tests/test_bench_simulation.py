@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from typer.testing import CliRunner
 
 from medfed_ray.bench.simulation import flower_available
@@ -52,15 +53,24 @@ def test_simulation_benchmark_reports_every_side(tmp_path):
         assert "Flower: skipped (flwr is not installed" in result.output
 
 
-def test_bad_hospital_counts_are_refused():
-    """A count that is not a positive integer is a usage error naming the option."""
-    result = CliRunner().invoke(bench_app, ["simulation", "--hospitals", "10,x"])
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--hospitals", "10,x"], "must be whole numbers separated by commas; found"),
+        (["--hospitals", "10,,20"], "must be whole numbers separated by commas"),
+        (["--hospitals", "0"], "needs counts of at least 1; found '0'"),
+        (["--json", "/nonexistent-folder/x.json"], "does not exist"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(arguments, expected):
+    """A bad count or an unwritable --json file is a usage error naming the option."""
+    result = CliRunner().invoke(
+        bench_app, ["simulation", *arguments], terminal_width=200
+    )
 
     assert result.exit_code == 2
-    assert (
-        "--hospitals must be integers separated by commas; found '10,x'"
-        in result.output
-    )
+    words = " ".join(result.output.replace("│", " ").split())
+    assert expected in words
 
 
 def test_run_benchmark_reports_time_and_memory_of_a_whole_run(

@@ -70,6 +70,10 @@ def check_updates(updates: np.ndarray, num_examples: np.ndarray | None = None) -
         raise ValueError(f"updates must be float32; found {updates.dtype}")
     if updates.shape[0] == 0:
         raise ValueError("updates must hold at least one row; found none")
+    if updates.shape[1] == 0:
+        raise ValueError(
+            f"updates must hold at least one column; found shape {updates.shape}"
+        )
     if num_examples is None:
         return
 

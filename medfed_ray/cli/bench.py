@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from medfed_ray.cli.bench_options import check_json_target, parse_counts
 from medfed_ray.cli.bench_scale import scale_command
 from medfed_ray.cli.common import console
 
@@ -45,6 +46,8 @@ def aggregators_command(
     from medfed_ray.bench.aggregators import bench_aggregators, machine_description
 
     names = list(AGGREGATORS) if rules is None else _split_rules(rules, AGGREGATORS)
+    _check_rules_fit(names, n)
+    check_json_target(json_file)
     records = bench_aggregators(n, d, names, repeats)
 
     table = Table(title=f"Aggregators, n={n}, d={d:,}, best of {repeats}")
@@ -86,6 +89,23 @@ def aggregators_command(
         }
         json_file.write_text(json.dumps(document, indent=2) + "\n")
         console.print(f"wrote {json_file}")
+
+
+def _check_rules_fit(names: list[str], n: int) -> None:
+    """Refuse ``--n`` too small for a rule's preconditions, naming the rule and the need."""
+    from medfed_ray.aggregators import get_param_checker
+    from medfed_ray.bench.aggregators import bench_params
+
+    problems = [
+        message
+        for name in names
+        for message in get_param_checker(name)(n, 0, **bench_params(name, n))
+    ]
+    if problems:
+        raise typer.BadParameter(
+            "; ".join(problems) + "; raise --n or leave those rules out of --rules",
+            param_hint="--n",
+        )
 
 
 def _split_rules(rules: str, registered: dict) -> list[str]:
@@ -159,7 +179,8 @@ def simulation_command(
     """Client updates per second of the engine beside a plain loop and Flower."""
     from medfed_ray.bench.simulation import engine_ratios, flower_available, measure
 
-    counts = _hospital_counts(hospitals)
+    counts = parse_counts(hospitals, minimum=1)
+    check_json_target(json_file)
     with_flower = flower_available()
     records, rows = [], []
     for count in counts:
@@ -179,25 +200,6 @@ def simulation_command(
         )
     if json_file is not None:
         json_file.write_text(json.dumps(records, indent=1) + "\n")
-
-
-def _hospital_counts(hospitals: str) -> list[int]:
-    """Parse ``--hospitals``, or exit with a usage error naming the option."""
-    try:
-        counts = [int(part) for part in hospitals.split(",") if part.strip()]
-    except ValueError:
-        typer.echo(
-            f"Error: --hospitals must be integers separated by commas; found {hospitals!r}",
-            err=True,
-        )
-        raise typer.Exit(2) from None
-    if not counts or min(counts) < 1:
-        typer.echo(
-            f"Error: --hospitals needs counts of at least 1; found {hospitals!r}",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return counts
 
 
 RATIO_HEADERS = {

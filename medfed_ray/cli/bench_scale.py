@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from medfed_ray.cli.bench_options import check_json_target, parse_counts
 from medfed_ray.cli.common import console
 
 HOSPITALS_HELP = "Comma-separated hospital counts, each at least 2, e.g. 1000,10000."
@@ -16,23 +17,6 @@ MODEL_HELP = "mlp: 32-16 MLP on 16 features; cnn: the pneumonia CNN on 28x28 ima
 ROUNDS_HELP = "Rounds per size; the first is not timed when there are more."
 FRACTION_HELP = "Poisson-sample this fraction of the hospitals per round."
 JSON_HELP = "Also write the records to FILE."
-
-
-def parse_sizes(text: str) -> list[int]:
-    """``"1000,10000"`` -> ``[1000, 10000]``, or a usage error naming the option."""
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            f"must be whole numbers separated by commas; found {text!r}",
-            param_hint="--hospitals",
-        ) from None
-    if not sizes or min(sizes) < 2:
-        raise typer.BadParameter(
-            f"needs hospital counts of at least 2; found {text!r}",
-            param_hint="--hospitals",
-        )
-    return sizes
 
 
 def scale_command(
@@ -53,7 +37,8 @@ def scale_command(
     from medfed_ray.bench.aggregators import machine_description
     from medfed_ray.bench.scale import available_cores, cpu_share, measure_sizes
 
-    sizes = parse_sizes(hospitals)
+    sizes = parse_counts(hospitals, minimum=2)
+    check_json_target(json_file)
     if fraction is not None and not 0.0 < fraction <= 1.0:
         raise typer.BadParameter(
             f"must be in (0, 1]; found {fraction:g}", param_hint="--fraction"
