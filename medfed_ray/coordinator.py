@@ -398,6 +398,9 @@ class Coordinator:
                 setattr(result, key, value)
             return
 
+        # A hospital whose actor crashed this round still has its own model
+        # here; scoring it after the restart keeps it in the mean.
+        self.wait_for_restarts(self.seats)
         scores = score_own_models(
             self.seats,
             self.state.local_weights,

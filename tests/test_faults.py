@@ -66,6 +66,26 @@ def test_crashing_hospital_is_recorded_and_restarted(ray_runtime, tmp_path):
     assert [result.updates_received for result in outcome.rounds] == [3, 2, 3]
 
 
+def test_local_training_scores_a_hospital_that_crashed_in_the_last_round(
+    ray_runtime, tmp_path
+):
+    """Its own model from the round before is scored, so the mean covers everyone."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "crash", "active_rounds": [2, 2]},
+        rounds=2,
+        training="local",
+    )
+
+    outcome = run_simulation(scenario, tmp_path / "run")
+
+    assert statuses(outcome.path)[(2, 2)] == "crashed"
+    table = pd.read_parquet(outcome.path / "hospitals.parquet")
+    last = table[table["round"] == 2].set_index("hospital")
+    assert last["test_accuracy"].notna().all()
+    assert outcome.rounds[-1].accuracy == pytest.approx(last["test_accuracy"].mean())
+
+
 def test_hospital_killed_mid_round_does_not_fail_the_run(ray_runtime, tmp_path):
     """SIGKILL to a hospital's process while it works: the round closes without it."""
     scenario = scenario_with(
