@@ -22,6 +22,7 @@ packed into actors, so a retried or resumed round picks the same hospitals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,8 +33,12 @@ SAMPLING_MODES = ("all", "poisson", "fixed")
 
 
 def fixed_sample_size(num_hospitals: int, fraction: float) -> int:
-    """``m = round(fraction * num_hospitals)``, at least 1."""
-    return max(1, int(round(fraction * num_hospitals)))
+    """``m = fraction * num_hospitals`` rounded half up, at least 1.
+
+    Half up, as hospital groups sized by ``fraction`` are: Python's ``round``
+    would send 2.5 to 2 and 3.5 to 4.
+    """
+    return max(1, math.floor(fraction * num_hospitals + 0.5))
 
 
 @dataclass(frozen=True)

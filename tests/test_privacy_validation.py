@@ -107,7 +107,8 @@ def test_privacy_is_off_by_default_and_good_settings_load():
             "name": "t",
             "hospitals": [{"count": 5}],
             "aggregator": {"name": "krum", "params": {"num_malicious": 1}},
-            "sampling": {"mode": "poisson", "fraction": 0.5},
+            # Krum needs 2f + 3 = 5 updates every round: a fixed-size sample.
+            "sampling": {"mode": "fixed", "clients_per_round": 5},
             "privacy": {
                 "mode": "central",
                 "max_epsilon": 50.0,

@@ -57,6 +57,9 @@ def test_fixed_sampling_takes_exactly_m_distinct_hospitals_every_round():
             assert 0 <= chosen.min() and chosen.max() < 20
     assert fixed_sample_size(20, 0.26) == 5
     assert fixed_sample_size(20, 0.001) == 1
+    # Half up, like groups sized by fraction: 2.5 -> 3 and 3.5 -> 4.
+    assert fixed_sample_size(8, 0.3125) == 3
+    assert fixed_sample_size(8, 0.4375) == 4
     assert by_count.rate == pytest.approx(7 / 20)
 
 

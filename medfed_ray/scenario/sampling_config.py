@@ -26,7 +26,7 @@ class SamplingConfig(Section):
 
     ``poisson`` takes each hospital independently with probability
     ``fraction``; ``fixed`` takes ``clients_per_round`` hospitals, or
-    ``round(fraction x hospitals)`` (at least one), without replacement.
+    ``fraction x hospitals`` rounded half up (at least one), without replacement.
     """
 
     mode: Literal["all", "poisson", "fixed"] = "all"
