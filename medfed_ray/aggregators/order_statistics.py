@@ -69,7 +69,7 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 def _select_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The trimmed means and credits by selecting each column's extremes."""
-    n, d = updates.shape
+    d = updates.shape[1]
     result = np.empty(d, dtype=np.float32)
     credits = map_blocks(
         lambda start, stop: select_trimmed_columns(updates, k, start, stop, result),
