@@ -100,6 +100,16 @@ def test_trimmed_mean_matches_sorted_lists(updates, trim_fraction):
         assert decision == expected
 
 
+def test_trimmed_mean_without_trimming_sums_before_dividing():
+    """trim_fraction 0: -1 four times and 2 twice average to exactly 0, not -2.8e-17."""
+    updates = read_only([[-1.0], [-1.0], [-1.0], [2.0], [2.0], [-1.0]])
+
+    result = trimmed_mean.aggregate(updates, trim_fraction=0.0)
+
+    assert result.update.tolist() == [0.0]
+    assert result.decisions == (Decision.SELECTED,) * 6
+
+
 def test_trimmed_mean_drops_the_extremes_of_each_coordinate():
     """With n = 5 and trim 0.2 the largest and smallest value of each column go."""
     updates = read_only([[1, 50], [2, 2], [3, 3], [4, 4], [-90, 5]])

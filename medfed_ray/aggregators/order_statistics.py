@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from medfed_ray.aggregators.base import map_blocks
-from medfed_ray.aggregators.fedavg import weighted_mean
 from medfed_ray.aggregators.selection import select_trimmed_columns
 
 MAX_SELECTED_EXTREMES = 26
@@ -58,10 +57,9 @@ def trimmed_mean_columns(updates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         are shared equally among the rows holding that value, so the credit of
         each column sums to ``n - 2k`` whatever order the sort left ties in.
     """
-    n, d = updates.shape
-    if k == 0:
-        # Nothing is dropped: no sort is needed, every row is kept everywhere.
-        return _plain_mean(updates), np.full(n, d, dtype=np.float64)
+    # k = 0 goes through selection too: it sums every column in float64 and
+    # divides once, where weighting rows by 1/n would round 1/n first and
+    # leave e.g. -2.8e-17 for the mean of -1, -1, -1, -1, 2, 2.
     if k + 1 <= MAX_SELECTED_EXTREMES:
         return _select_columns(updates, k)
     return _sort_columns(updates, k)
@@ -142,9 +140,3 @@ def _tie_correction(
         holders = block == value
         credit += holders @ (copies / holders.sum(axis=0))
     return credit - inside.sum(axis=1, dtype=np.float64)
-
-
-def _plain_mean(updates: np.ndarray) -> np.ndarray:
-    """Return the unweighted column mean accumulated in float64."""
-    n = updates.shape[0]
-    return weighted_mean(updates, np.full(n, 1.0 / n, dtype=np.float64))
