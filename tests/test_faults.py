@@ -96,17 +96,27 @@ def test_hospital_killed_mid_round_does_not_fail_the_run(ray_runtime, tmp_path):
     killed: list[int] = []
 
     def kill_the_busy_hospital() -> None:
-        # The honest hospitals finish round 2 in well under a second; the
-        # hanging one stays inside its train call, which Ray names in its title.
+        # Ray names the running method in the process title. The honest
+        # hospitals finish a round's training in well under a second, so only
+        # the hanging hospital's process stays inside its train call for
+        # seconds on end; a process seen there only once may be an honest one
+        # that is about to go idle, and killing it would leave the hung
+        # hospital to time out instead.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed:
+        busy_since: dict[int, float] = {}
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            training = set()
             for pid in descendants(os.getpid()):
                 try:
                     title = Path(f"/proc/{pid}/cmdline").read_bytes()
                 except OSError:
                     continue
                 if b"HospitalHost.train" in title:
-                    time.sleep(2)
+                    training.add(pid)
+            busy_since = {pid: busy_since.get(pid, now) for pid in training}
+            for pid, since in busy_since.items():
+                if now - since >= 5:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                     return
