@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class MedfedError(Exception):
@@ -59,22 +60,41 @@ class QuorumError(MedfedError):
     """Too few hospitals answered a round for it to be aggregated.
 
     Example scenario: ``min_hospitals = 6`` and three of eight hospital actors
-    crash or miss the ``round_timeout_s`` deadline in the same round.
+    crash or miss the ``round_timeout_s`` deadline in the same round. When a
+    round before it completed, ``resume_from`` is the run directory holding a
+    checkpoint of that round, and the message says how to continue.
     """
 
-    def __init__(self, round_number: int, answered: int, min_hospitals: int):
+    def __init__(
+        self,
+        round_number: int,
+        answered: int,
+        min_hospitals: int,
+        resume_from: Path | None = None,
+    ):
         self.round_number = round_number
         self.answered = answered
         self.min_hospitals = min_hospitals
-        super().__init__(
+        self.resume_from = resume_from
+        message = (
             f"round {round_number}: only {answered} hospital(s) sent a usable update, "
             f"fewer than min_hospitals = {min_hospitals}. Possible causes: crashed or "
             "hung hospitals, or a round_timeout_s too short for local training. "
             "Raise round_timeout_s or lower min_hospitals in the scenario."
         )
+        if resume_from is not None:
+            message += (
+                f" A checkpoint of round {round_number - 1} is in "
+                f"{resume_from / 'checkpoints'}: edit {resume_from / 'scenario.toml'} "
+                f"and continue with: medfed run --resume {resume_from}"
+            )
+        super().__init__(message)
 
     def __reduce__(self):
-        return (type(self), (self.round_number, self.answered, self.min_hospitals))
+        return (
+            type(self),
+            (self.round_number, self.answered, self.min_hospitals, self.resume_from),
+        )
 
 
 class ResourceError(MedfedError):

@@ -185,6 +185,8 @@ def run_simulation(
         raise interrupted(out, last_state) from None
     except RunInterrupted as stop:
         raise interrupted(out, stop.state) from None
+    except QuorumError as error:
+        raise stopped_below_quorum(out, last_state, error) from None
     except RayTaskError as error:
         cause = error.cause if error.cause is not None else error
         logger.debug("coordinator failure", exc_info=True)
@@ -278,6 +280,21 @@ def interrupted(out: Path, state: CoordinatorState | None) -> RunStopped:
         f"interrupted after round {state.completed_round}; a checkpoint is in "
         f"{out / 'checkpoints'}. Resume with: medfed run --resume {out}"
     )
+
+
+def stopped_below_quorum(
+    out: Path, state: CoordinatorState | None, error: QuorumError
+) -> QuorumError:
+    """Checkpoint the last completed round, so a run that lost its quorum can go on.
+
+    A quorum failure is often transient (an overloaded machine, a deadline set
+    too short); after editing the run directory's ``scenario.toml`` the user
+    resumes without redoing the rounds that completed.
+    """
+    if state is None or state.completed_round == 0:
+        return error
+    write_checkpoint(out, state)
+    return QuorumError(error.round_number, error.answered, error.min_hospitals, out)
 
 
 def log_round(result: RoundResult, total_rounds: int) -> None:

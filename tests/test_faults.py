@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from medfed_ray.bench.memory import descendants
+from medfed_ray.checkpoint import read_latest_checkpoint
 from medfed_ray.errors import QuorumError, ResourceError, RunStopped
-from medfed_ray.scenario.loading import validate_scenario
+from medfed_ray.scenario.loading import load_scenario, validate_scenario
 from medfed_ray.simulation import run_simulation
 
 TIMING_COLUMNS = ["aggregation_seconds", "round_seconds"]
@@ -188,6 +189,33 @@ def test_below_quorum_stops_with_a_message_naming_the_round(ray_runtime, tmp_pat
     assert rounds["round"].tolist() == [1]
 
 
+def test_below_quorum_leaves_a_checkpoint_to_resume_from(ray_runtime, tmp_path):
+    """The completed rounds are kept: lower the quorum in scenario.toml and go on."""
+    scenario = scenario_with(
+        {"count": 2},
+        {"count": 1, "behaviour": "nan_update", "active_rounds": [2, 2]},
+        min_hospitals=3,
+    )
+    out = tmp_path / "run"
+
+    with pytest.raises(QuorumError) as caught:
+        run_simulation(scenario, out)
+
+    assert f"medfed run --resume {out}" in str(caught.value)
+    assert read_latest_checkpoint(out).completed_round == 1
+    toml = out / "scenario.toml"
+    assert toml.read_text().count("min_hospitals = 3") == 1
+    toml.write_text(toml.read_text().replace("min_hospitals = 3", "min_hospitals = 2"))
+    edited, _ = load_scenario(toml)
+
+    outcome = run_simulation(edited, out, resume=True)
+
+    assert [result.round for result in outcome.rounds] == [2, 3]
+    rounds = pd.read_parquet(out / "rounds.parquet")
+    assert rounds["round"].tolist() == [1, 2, 3]
+    assert rounds["updates_received"].tolist() == [3, 2, 3]
+
+
 def test_below_quorum_is_retried_as_configured(ray_runtime, tmp_path):
     """With "retry", the round is attempted 1 + max_round_retries times, each recorded."""
     scenario = scenario_with(
@@ -245,7 +273,7 @@ def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(ray_runtime, tmp
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     """Resuming a folder with no checkpoint says where it looked."""
-    from medfed_ray.checkpoint import CheckpointError, read_latest_checkpoint
+    from medfed_ray.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="has no checkpoint to resume from"):
         read_latest_checkpoint(tmp_path)
