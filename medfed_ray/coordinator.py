@@ -26,7 +26,12 @@ from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario.schema import Scenario
-from medfed_ray.training_calls import HOSPITALS_PER_CALL, TrainingCall, chunk_by_actor
+from medfed_ray.training_calls import (
+    HOSPITALS_PER_CALL,
+    TrainingCall,
+    chunk_by_actor,
+    hospital_ids,
+)
 from medfed_ray.update_checks import check_update, first_line, last_line
 
 logger = logging.getLogger(__name__)
@@ -162,25 +167,24 @@ class Coordinator:
 
         Weights go by object-store reference: in federated training every call
         gets the same reference, put once. In local-only training each
-        hospital starts from its own weights, so each is a call of its own.
+        hospital starts from its own weights, so each call gets the rows of
+        its hospitals.
         """
+        chunks = chunk_by_actor(seats, HOSPITALS_PER_CALL)
         if self.scenario.training == "federated":
             shared = ray.put(self.state.weights)
-            chunks = chunk_by_actor(seats, HOSPITALS_PER_CALL)
             starts = [shared] * len(chunks)
         else:
-            chunks = [[seat] for seat in seats]
             starts = [
-                ray.put(self.state.local_weights[seat.spec.hospital_id])
-                for seat in seats
+                ray.put(self.state.local_weights[hospital_ids(chunk)])
+                for chunk in chunks
             ]
         calls = []
         for chunk, start in zip(chunks, starts, strict=True):
-            ids = [seat.spec.hospital_id for seat in chunk]
             updates, reports = (
                 chunk[0]
                 .actor.train.options(num_returns=2)
-                .remote(ids, round_number, start)
+                .remote(hospital_ids(chunk), round_number, start)
             )
             calls.append(TrainingCall(chunk, updates, reports))
         return calls

@@ -56,16 +56,20 @@ class HospitalHost:
     ) -> tuple[list[np.ndarray], list[HospitalReport]]:
         """Run one round for each of ``hospital_ids``, one after another.
 
-        One call for several hospitals spares the coordinator an actor call
-        per hospital. Returns the updates and the reports in the order asked;
-        a hospital whose training raises gets an empty update and a report
-        saying why, and the others go on.
+        ``start_weights`` is the global model's vector, which every hospital
+        starts from, or in local-only training a matrix with each hospital's
+        own weights, one row per id in the order given. One call for several
+        hospitals spares the coordinator an actor call per hospital. Returns
+        the updates and the reports in the order asked; a hospital whose
+        training raises gets an empty update and a report saying why, and the
+        others go on.
         """
+        starts = rows_per_hospital(start_weights, len(hospital_ids))
         updates, reports = [], []
-        for hospital_id in hospital_ids:
+        for hospital_id, start in zip(hospital_ids, starts, strict=True):
             try:
                 update, report = self.hospitals[hospital_id].run_round(
-                    self.trainer, round_number, start_weights
+                    self.trainer, round_number, start
                 )
             except Exception as error:  # noqa: BLE001 - recorded, the others go on
                 logger.debug("hospital %d failed", hospital_id, exc_info=True)
@@ -82,6 +86,28 @@ class HospitalHost:
 
         self.trainer.weights.set(weights)
         return score(self.trainer.predict(x), y)
+
+    def evaluate_each(
+        self, weights: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> list[dict[str, float] | None]:
+        """Score each row of ``weights`` on ``(x, y)``: local-only models, one call.
+
+        A row whose scoring raises gets None, logged, and the others go on.
+        """
+        from medfed_ray.local_training import as_float
+        from medfed_ray.metrics import score
+
+        # Converted once for all rows, not once per model.
+        x = as_float(x)
+        scores: list[dict[str, float] | None] = []
+        for row in weights:
+            try:
+                self.trainer.weights.set(row)
+                scores.append(score(self.trainer.predict(x), y))
+            except Exception:  # noqa: BLE001 - logged, the other rows go on
+                logger.warning("a local model could not be scored", exc_info=True)
+                scores.append(None)
+        return scores
 
     def initial_model(self) -> tuple[np.ndarray, dict[str, list]]:
         """The initial global weights and their layout (variable names and shapes).
@@ -108,6 +134,18 @@ class HospitalHost:
     def node_id(self) -> str:
         """The Ray node this actor runs on (hospitals spread over a cluster's nodes)."""
         return ray.get_runtime_context().get_node_id()
+
+
+def rows_per_hospital(start_weights: np.ndarray, count: int):
+    """One start vector per hospital: the shared vector, or the matrix's rows."""
+    if start_weights.ndim == 1:
+        return [start_weights] * count
+    if start_weights.ndim != 2 or start_weights.shape[0] != count:
+        raise ValueError(
+            f"start weights must be one vector or one row per hospital ({count}); "
+            f"found shape {start_weights.shape}"
+        )
+    return list(start_weights)
 
 
 def failed_round(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from medfed_ray.round_result import RoundResult
+from medfed_ray.training_calls import HOSPITALS_PER_CALL, chunk_by_actor, hospital_ids
 from medfed_ray.update_checks import first_line
 
 logger = logging.getLogger(__name__)
@@ -25,22 +27,44 @@ def score_own_models(
     """Scores of each hospital's own weights, computed in its own actor in parallel.
 
     ``test_set`` holds the object-store references of the test inputs and
-    labels. A hospital whose actor cannot answer within ``timeout_s`` is left
-    out and logged; it has no scores this round.
+    labels. Each actor scores its hospitals in calls of up to
+    ``HOSPITALS_PER_CALL``, as in training. A hospital whose call cannot
+    answer within ``timeout_s``, or whose scoring fails, is left out and
+    logged; it has no scores this round.
     """
-    calls = {
-        seat.spec.hospital_id: seat.actor.evaluate.remote(
-            ray.put(local_weights[seat.spec.hospital_id]), *test_set
+    chunks = chunk_by_actor(seats, HOSPITALS_PER_CALL)
+    calls = [
+        (
+            hospital_ids(chunk),
+            chunk[0].actor.evaluate_each.remote(
+                ray.put(local_weights[hospital_ids(chunk)]), *test_set
+            ),
         )
-        for seat in seats
-    }
+        for chunk in chunks
+    ]
     scores = {}
-    for hospital_id, call in calls.items():
+    deadline = time.monotonic() + timeout_s
+    for ids, call in calls:
         try:
-            scores[hospital_id] = ray.get(call, timeout=timeout_s)
+            answers = ray.get(call, timeout=max(0.0, deadline - time.monotonic()))
         except (RayActorError, RayTaskError, GetTimeoutError) as error:
-            logger.info("hospital %d not evaluated: %s", hospital_id, first_line(error))
+            logger.info(
+                "hospitals %s not evaluated: %s", describe(ids), first_line(error)
+            )
+            continue
+        for hospital_id, answer in zip(ids, answers, strict=True):
+            if answer is None:
+                logger.info("hospital %d not evaluated: scoring failed", hospital_id)
+            else:
+                scores[hospital_id] = answer
     return scores
+
+
+def describe(ids: list[int]) -> str:
+    """``3``, ``3-52`` or ``3, 7, 9``: the hospitals of one call, for the log."""
+    if len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ", ".join(str(hospital_id) for hospital_id in ids)
 
 
 def fill_local_scores(result: RoundResult, scores: dict[int, dict[str, float]]) -> None:

@@ -109,13 +109,30 @@ class LocalTrainer:
                 losses.append(float(loss))
         return float(np.mean(losses)) if losses else float("nan")
 
-    def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Class probabilities for ``x``, float64 of shape ``(len(x), num_classes)``."""
+    def predict(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities for ``x``, float64 of shape ``(len(x), num_classes)``.
+
+        By default a batch holds ``PREDICT_BATCH_VALUES`` input values: a
+        whole tabular test set in one call, a few thousand images at a time.
+        """
+        if batch_size is None:
+            row_values = int(np.prod(x.shape[1:], dtype=np.int64))
+            batch_size = max(1, PREDICT_BATCH_VALUES // max(1, row_values))
         pieces = [
             self._predict(as_float(x[start : start + batch_size])).numpy()
             for start in range(0, len(x), batch_size)
         ]
         return np.concatenate(pieces).astype(np.float64)
+
+
+PREDICT_BATCH_VALUES = 2**22
+"""Input values scored per model call (16 MiB of float32).
+
+Local-only training scores thousands of models on one test set, so calls
+per model matter: for a 16-feature MLP on 25,000 rows, batches of 4,096 rows
+took 4.7 ms a model and one batch 2.6 ms. At 28x28 images this is about
+5,300 images a call, which keeps a small CNN's activations near 150 MB.
+"""
 
 
 def as_float(x: np.ndarray) -> np.ndarray:

@@ -50,3 +50,8 @@ def chunk_by_actor(seats: list[HospitalSeat], size: int) -> list[list[HospitalSe
         for hosted in by_actor.values()
         for start in range(0, len(hosted), size)
     ]
+
+
+def hospital_ids(seats: list[HospitalSeat]) -> list[int]:
+    """The hospital ids of ``seats``, in order."""
+    return [seat.spec.hospital_id for seat in seats]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -189,6 +191,51 @@ def test_binary_auroc_matches_pair_counting():
     assert score(probabilities, labels)["auroc"] == pytest.approx(np.mean(pairs))
 
 
+def test_scores_match_scikit_learn_on_random_inputs_with_ties():
+    """Balanced accuracy and AUROC equal scikit-learn's, ties and absent classes included."""
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        n, k = int(rng.integers(4, 300)), int(rng.integers(2, 6))
+        logits = rng.normal(size=(n, k))
+        if trial % 2:
+            # Coarse probabilities tie often, within and across classes.
+            logits = np.round(logits, 1)
+        probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        labels = rng.integers(0, k, size=n)
+        if trial % 3 == 0:
+            # Some classes are predicted but never the label.
+            labels = labels % max(1, k - 1)
+
+        scores = score(probabilities, labels)
+
+        predictions = probabilities.argmax(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = balanced_accuracy_score(labels, predictions)
+        assert scores["balanced_accuracy"] == pytest.approx(expected, abs=1e-12)
+        if len(set(labels.tolist())) < k:
+            assert np.isnan(scores["auroc"])
+        elif k == 2:
+            expected = roc_auc_score(labels, probabilities[:, 1])
+            assert scores["auroc"] == pytest.approx(expected, abs=1e-12)
+        else:
+            # The rows are normalised before scoring, as score() does.
+            rows = probabilities / probabilities.sum(axis=1, keepdims=True)
+            expected = roc_auc_score(labels, rows, multi_class="ovr")
+            assert scores["auroc"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_ranks_average_over_ties():
+    """Tied values share the mean of the ranks they span."""
+    from medfed_ray.metrics import average_ranks
+
+    ranks = average_ranks(np.array([0.5, 0.1, 0.5, 0.9, 0.5]))
+
+    np.testing.assert_array_equal(ranks, [3.0, 1.0, 3.0, 5.0, 3.0])
+
+
 @pytest.mark.parametrize("name", ["iid", "dirichlet"])
 def test_partition_assigns_every_sample_once_and_is_seeded(name):
     """Every sample lands in exactly one shard; the same seed gives the same split."""
@@ -225,3 +272,65 @@ def test_scores_of_a_model_that_predicts_nan_are_nan_not_an_error():
     scores = score(probabilities, np.array([0, 1, 0, 1, 0, 1]))
 
     assert all(np.isnan(value) for value in scores.values())
+
+
+def test_scoring_several_local_models_in_one_call_matches_one_call_each(trainer):
+    """``evaluate_each`` gives, row by row, exactly what ``evaluate`` gives alone."""
+    from medfed_ray.hospital_actor import HospitalHost
+
+    host = HospitalHost.__new__(HospitalHost)
+    host.trainer = trainer
+    rng = np.random.default_rng(7)
+    rows = rng.normal(size=(3, trainer.weights.layout.size)).astype(np.float32)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = np.arange(40, dtype=np.int64) % 3
+
+    together = host.evaluate_each(rows, x, y)
+
+    assert together == [host.evaluate(row, x, y) for row in rows]
+    assert len({scores["loss"] for scores in together}) == 3
+
+
+def test_a_local_model_that_cannot_be_scored_leaves_the_others_scored(trainer):
+    """A row of the wrong length gets None; the rows around it are scored."""
+    from medfed_ray.hospital_actor import HospitalHost
+
+    host = HospitalHost.__new__(HospitalHost)
+    host.trainer = trainer
+    size = trainer.weights.layout.size
+    good = np.zeros(size, dtype=np.float32)
+    rows = [good, np.zeros(size - 1, dtype=np.float32), good]
+    x = np.zeros((6, 4), dtype=np.float32)
+    y = np.arange(6, dtype=np.int64) % 3
+
+    scores = host.evaluate_each(rows, x, y)
+
+    assert scores[1] is None
+    assert scores[0] == scores[2] == host.evaluate(good, x, y)
+
+
+@pytest.mark.parametrize(
+    ("shape", "count"),
+    [((2, 5), 3), ((3, 5, 1), 3), ((), 1)],
+    ids=["rows-for-another-count", "three-dimensional", "scalar"],
+)
+def test_start_weights_of_the_wrong_shape_are_refused(shape, count):
+    """One vector or one row per hospital; anything else names the shape found."""
+    from medfed_ray.hospital_actor import rows_per_hospital
+
+    with pytest.raises(ValueError, match=r"one row per hospital .*found shape"):
+        rows_per_hospital(np.zeros(shape, dtype=np.float32), count)
+
+
+def test_start_weights_are_shared_or_taken_row_by_row():
+    """A vector is every hospital's start; a matrix gives each hospital its row."""
+    from medfed_ray.hospital_actor import rows_per_hospital
+
+    vector = np.arange(4, dtype=np.float32)
+    matrix = np.arange(8, dtype=np.float32).reshape(2, 4)
+
+    shared = rows_per_hospital(vector, 3)
+    own = rows_per_hospital(matrix, 2)
+
+    assert len(shared) == 3 and all(start is vector for start in shared)
+    np.testing.assert_array_equal(own[1], matrix[1])

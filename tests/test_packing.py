@@ -90,3 +90,29 @@ def test_same_seed_same_result_however_hospitals_are_packed(ray_runtime, tmp_pat
     accuracies = [[result.accuracy for result in run.rounds] for run in runs]
     assert accuracies[0] == accuracies[1]
     assert len(runs[1].summary["hospitals_per_node"]) == 1
+
+
+def test_local_only_training_is_the_same_however_hospitals_are_packed(
+    ray_runtime, tmp_path
+):
+    """Own-weight rows go out and scores come back per call: packing changes nothing."""
+    runs = [
+        run_simulation(
+            scenario_with(hospitals_per_actor=per_actor, training="local"),
+            tmp_path / str(per_actor),
+        )
+        for per_actor in (1, 2)
+    ]
+
+    tables = [
+        pd.read_parquet(run.path / "hospitals.parquet")[
+            ["round", "hospital", "local_loss", "update_norm", "test_accuracy"]
+        ]
+        for run in runs
+    ]
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    assert tables[0]["test_accuracy"].notna().all()
+    # Each hospital trained its own model, so their losses differ.
+    assert tables[0]["local_loss"].nunique() == len(tables[0])
+    losses = [[result.loss for result in run.rounds] for run in runs]
+    assert losses[0] == losses[1]

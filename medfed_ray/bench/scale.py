@@ -33,6 +33,7 @@ from medfed_ray.bench.memory import PeakMemory
 logger = logging.getLogger(__name__)
 
 MODELS = ("mlp", "cnn")
+TRAININGS = ("federated", "local")
 SAMPLES_PER_HOSPITAL = 20
 """Training examples of each hospital: a small site, where per-hospital costs show."""
 RAY_CPU_PRECISION = 1e-4
@@ -47,6 +48,7 @@ class ScaleRecord:
     model: str
     rounds: int
     fraction: float | None
+    training: str
     startup_seconds: float
     """From the child's start until round 1 began: imports, data, Ray, the
     hospital actors and the coordinator with their models."""
@@ -90,10 +92,19 @@ def scale_scenario_data(
     rounds: int,
     fraction: float | None,
     cores: int,
+    training: str = "federated",
 ) -> dict:
-    """The scenario of one size: synthetic data, ``SAMPLES_PER_HOSPITAL`` each, FedAvg."""
+    """The scenario of one size: synthetic data, ``SAMPLES_PER_HOSPITAL`` each, FedAvg.
+
+    With ``training = "local"`` every hospital trains only its own model, and
+    the last round scores each of those models on the test set.
+    """
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}; found {model!r}")
+    if training not in TRAININGS:
+        raise ValueError(
+            f"training must be one of {', '.join(TRAININGS)}; found {training!r}"
+        )
     shape, model_table = [16], {"name": "mlp", "hidden_units": [32, 16]}
     if model == "cnn":
         # PneumoniaMNIST's shape and the CNN of scenarios/pneumonia.toml.
@@ -103,6 +114,7 @@ def scale_scenario_data(
         "name": f"scale-{model}-{num_hospitals}",
         "seed": 0,
         "rounds": rounds,
+        "training": training,
         "checkpoint_every": 0,
         "round_timeout_s": 3600,
         "dataset": {
@@ -128,7 +140,12 @@ def scale_scenario_data(
 
 
 def run_size(
-    num_hospitals: int, model: str, rounds: int, fraction: float | None, cores: int
+    num_hospitals: int,
+    model: str,
+    rounds: int,
+    fraction: float | None,
+    cores: int,
+    training: str = "federated",
 ) -> dict:
     """Child side: run one size through the engine; return its timings."""
     started = time.perf_counter()
@@ -139,7 +156,7 @@ def run_size(
     from medfed_ray.simulation import connect, run_simulation
 
     scenario = validate_scenario(
-        scale_scenario_data(num_hospitals, model, rounds, fraction, cores)
+        scale_scenario_data(num_hospitals, model, rounds, fraction, cores, training)
     )
     connect(num_cpus=cores)
     first_round_done: list[float] = []
@@ -169,6 +186,7 @@ def measure_size(
     rounds: int,
     fraction: float | None = None,
     cores: int | None = None,
+    training: str = "federated",
 ) -> ScaleRecord:
     """Run one size in a child process and measure its process tree's peak PSS."""
     cores = cores or available_cores()
@@ -181,6 +199,7 @@ def measure_size(
         str(rounds),
         "none" if fraction is None else repr(fraction),
         str(cores),
+        training,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     load_start = os.getloadavg()[0]
@@ -204,6 +223,7 @@ def measure_size(
         model=model,
         rounds=rounds,
         fraction=fraction,
+        training=training,
         startup_seconds=timings["startup_seconds"],
         round_seconds=seconds,
         seconds_per_round=steady_seconds / len(seconds[steady]),
@@ -223,12 +243,13 @@ def measure_sizes(
     rounds: int,
     fraction: float | None = None,
     cores: int | None = None,
+    training: str = "federated",
 ) -> list[ScaleRecord]:
     """One record per size, smallest first, each with its slope from the previous."""
     records: list[ScaleRecord] = []
     for size in sorted(sizes):
         logger.info("scale benchmark: %d hospitals", size)
-        record = measure_size(size, model, rounds, fraction, cores)
+        record = measure_size(size, model, rounds, fraction, cores, training)
         if records:
             record = ScaleRecord(
                 **{
@@ -255,14 +276,16 @@ def available_cores() -> int:
 
 
 def main() -> None:
-    """Child entry: ``python -m medfed_ray.bench.scale N MODEL ROUNDS FRACTION CORES``."""
-    num_hospitals, model, rounds, fraction, cores = sys.argv[1:6]
+    """Child entry: ``python -m medfed_ray.bench.scale N MODEL ROUNDS FRACTION CORES
+    TRAINING``."""
+    num_hospitals, model, rounds, fraction, cores, training = sys.argv[1:7]
     record = run_size(
         int(num_hospitals),
         model,
         int(rounds),
         None if fraction == "none" else float(fraction),
         int(cores),
+        training,
     )
     print(json.dumps(record))
 

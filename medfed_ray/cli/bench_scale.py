@@ -17,6 +17,10 @@ MODEL_HELP = "mlp: 32-16 MLP on 16 features; cnn: the pneumonia CNN on 28x28 ima
 ROUNDS_HELP = "Rounds per size; the first is not timed when there are more."
 FRACTION_HELP = "Poisson-sample this fraction of the hospitals per round."
 JSON_HELP = "Also write the records to FILE."
+TRAINING_HELP = (
+    "federated: FedAvg of every update; local: each hospital trains and is scored "
+    "alone."
+)
 
 
 def scale_command(
@@ -31,6 +35,9 @@ def scale_command(
         float | None,
         typer.Option("--fraction", help=FRACTION_HELP),
     ] = None,
+    training: Annotated[
+        Literal["federated", "local"], typer.Option("--training", help=TRAINING_HELP)
+    ] = "federated",
     json_file: Annotated[Path | None, typer.Option("--json", help=JSON_HELP)] = None,
 ) -> None:
     """Start-up, seconds per round, updates/s and peak memory at each number of hospitals."""
@@ -50,10 +57,13 @@ def scale_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--hospitals") from None
 
-    records = measure_sizes(sizes, model, rounds, fraction, cores)
+    records = measure_sizes(sizes, model, rounds, fraction, cores, training)
 
     sampled = "" if fraction is None else f", Poisson sampling {fraction:g}"
-    table = Table(title=f"Scale: {model} on synthetic data, {rounds} rounds{sampled}")
+    table = Table(
+        title=f"Scale: {model} on synthetic data, {training} training, "
+        f"{rounds} rounds{sampled}"
+    )
     for column in (
         "hospitals",
         "actors",
