@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,15 @@ def checkpoint_path(run_dir: Path, round_number: int) -> Path:
     return run_dir / FOLDER / f"round-{round_number:06d}"
 
 
-def write_checkpoint(run_dir: Path, state: CoordinatorState) -> Path:
-    """Write ``state`` atomically (a temporary folder renamed into place)."""
+def write_checkpoint(
+    run_dir: Path, state: CoordinatorState, scenario: dict[str, Any] | None = None
+) -> Path:
+    """Write ``state`` atomically (a temporary folder renamed into place).
+
+    ``scenario`` is the run's scenario as JSON-ready data; it is recorded so
+    that resuming can refuse a scenario.toml edited in ways that change what
+    the rounds compute.
+    """
     final = checkpoint_path(run_dir, state.completed_round)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -51,6 +59,8 @@ def write_checkpoint(run_dir: Path, state: CoordinatorState) -> Path:
         "has_local_weights": state.local_weights is not None,
         "has_momentum": state.momentum is not None,
     }
+    if scenario is not None:
+        record["scenario"] = scenario
     (partial / "checkpoint.json").write_text(json.dumps(record, indent=1) + "\n")
 
     shutil.rmtree(final, ignore_errors=True)
@@ -61,6 +71,11 @@ def write_checkpoint(run_dir: Path, state: CoordinatorState) -> Path:
 
 def read_latest_checkpoint(run_dir: Path) -> CoordinatorState:
     """The newest complete checkpoint of ``run_dir``; raise ``CheckpointError`` if none."""
+    return read_checkpoint(latest_checkpoint_path(run_dir))
+
+
+def latest_checkpoint_path(run_dir: Path) -> Path:
+    """The newest complete checkpoint folder of ``run_dir``."""
     folder = run_dir / FOLDER
     candidates = sorted(
         path
@@ -70,9 +85,20 @@ def read_latest_checkpoint(run_dir: Path) -> CoordinatorState:
     if not candidates:
         raise CheckpointError(
             f"{run_dir} has no checkpoint to resume from (looked in {folder}); "
-            "runs write one every checkpoint_every rounds and on Ctrl-C"
+            "runs write one every checkpoint_every rounds, on Ctrl-C and when they "
+            "stop below quorum"
         )
-    return read_checkpoint(candidates[-1])
+    return candidates[-1]
+
+
+def read_recorded_scenario(path: Path) -> dict[str, Any] | None:
+    """The scenario a checkpoint folder recorded, or None if it recorded none."""
+    try:
+        record = json.loads((path / "checkpoint.json").read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
+    scenario = record.get("scenario")
+    return scenario if isinstance(scenario, dict) else None
 
 
 def read_checkpoint(path: Path) -> CoordinatorState:

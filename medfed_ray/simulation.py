@@ -12,7 +12,13 @@ import numpy as np
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from medfed_ray.checkpoint import read_latest_checkpoint, write_checkpoint
+from medfed_ray.checkpoint import (
+    CheckpointError,
+    latest_checkpoint_path,
+    read_checkpoint,
+    read_recorded_scenario,
+    write_checkpoint,
+)
 from medfed_ray.coordinator import CoordinatorActor
 from medfed_ray.coordinator_state import CoordinatorState
 from medfed_ray.data.datasets import Dataset
@@ -24,6 +30,11 @@ from medfed_ray.placement import (
     start_hospitals,
     stop_actors,
     unique_actors,
+)
+from medfed_ray.resume_checks import (
+    check_resumable,
+    check_state_fits,
+    scenario_record,
 )
 from medfed_ray.round_result import RoundResult
 from medfed_ray.run_directory import RunDirectory, check_new_run_directory
@@ -120,8 +131,13 @@ def run_simulation(
     checkpoint, as Ctrl-C does (used to test resuming).
     """
     started = time.perf_counter()
-    state = read_latest_checkpoint(out) if resume else None
-    if state is None:
+    record = scenario_record(scenario)
+    state = None
+    if resume:
+        checkpoint = latest_checkpoint_path(out)
+        check_resumable(read_recorded_scenario(checkpoint), scenario)
+        state = read_checkpoint(checkpoint)
+    else:
         check_new_run_directory(out)
     seeds = Seeds.from_scenario(scenario)
     dataset, shards = prepare_data(scenario, seeds)
@@ -131,6 +147,14 @@ def run_simulation(
     seats = start_hospitals(scenario, dataset, shards, seeds)
     placement = hospitals_per_node(seats)
     initial_weights, layout = ray.get(seats[0].actor.initial_model.remote())
+    if state is not None:
+        try:
+            check_state_fits(
+                state, initial_weights.size, scenario.num_hospitals, scenario.training
+            )
+        except CheckpointError:
+            stop_actors(unique_actors(seats))
+            raise
     coordinator = CoordinatorActor.options(num_cpus=0).remote(
         scenario,
         seats,
@@ -171,7 +195,7 @@ def run_simulation(
             if on_round is not None:
                 on_round(result)
             if due_for_checkpoint(scenario, round_number):
-                write_checkpoint(out, last_state)
+                write_checkpoint(out, last_state, record)
             if stop_after_round is not None and round_number >= stop_after_round:
                 raise RunInterrupted(out, round_number, last_state)
 
@@ -182,11 +206,11 @@ def run_simulation(
             dataset.scaling,
         )
     except KeyboardInterrupt:
-        raise interrupted(out, last_state) from None
+        raise interrupted(out, last_state, record) from None
     except RunInterrupted as stop:
-        raise interrupted(out, stop.state) from None
+        raise interrupted(out, stop.state, record) from None
     except QuorumError as error:
-        raise stopped_below_quorum(out, last_state, error) from None
+        raise stopped_below_quorum(out, last_state, record, error) from None
     except RayTaskError as error:
         cause = error.cause if error.cause is not None else error
         logger.debug("coordinator failure", exc_info=True)
@@ -269,13 +293,16 @@ class RunInterrupted(Exception):
         self.path, self.round_number, self.state = path, round_number, state
 
 
-def interrupted(out: Path, state: CoordinatorState | None) -> RunStopped:
-    """Write a checkpoint of the last completed round and say how to resume."""
+def interrupted(out: Path, state: CoordinatorState | None, record: dict) -> RunStopped:
+    """Write a checkpoint of the last completed round and say how to resume.
+
+    ``record`` is the run's scenario, recorded with the checkpoint.
+    """
     if state is None or state.completed_round == 0:
         return RunStopped(
             f"interrupted before the first round finished; nothing to resume in {out}"
         )
-    write_checkpoint(out, state)
+    write_checkpoint(out, state, record)
     return RunStopped(
         f"interrupted after round {state.completed_round}; a checkpoint is in "
         f"{out / 'checkpoints'}. Resume with: medfed run --resume {out}"
@@ -283,7 +310,7 @@ def interrupted(out: Path, state: CoordinatorState | None) -> RunStopped:
 
 
 def stopped_below_quorum(
-    out: Path, state: CoordinatorState | None, error: QuorumError
+    out: Path, state: CoordinatorState | None, record: dict, error: QuorumError
 ) -> QuorumError:
     """Checkpoint the last completed round, so a run that lost its quorum can go on.
 
@@ -293,7 +320,7 @@ def stopped_below_quorum(
     """
     if state is None or state.completed_round == 0:
         return error
-    write_checkpoint(out, state)
+    write_checkpoint(out, state, record)
     return QuorumError(error.round_number, error.answered, error.min_hospitals, out)
 
 
