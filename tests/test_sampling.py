@@ -280,6 +280,28 @@ def test_both_spellings_in_conflict_are_refused_naming_both():
     ]
 
 
+@pytest.mark.parametrize(
+    ("privacy", "said"),
+    [
+        ({"sampling_fraction": 0.5}, "privacy.sampling = 'all' (its default)"),
+        (
+            {"sampling": "all", "sampling_fraction": 0.5},
+            "privacy.sampling = 'all';",
+        ),
+    ],
+    ids=["fraction-alone", "fraction-with-all"],
+)
+def test_a_former_fraction_without_poisson_sampling_says_what_to_write(privacy, said):
+    """A fraction that samples nobody out is refused with the table that would."""
+    found = problems(None, privacy=privacy)
+
+    assert len(found) == 1
+    assert found[0].startswith(
+        "sampling: privacy.sampling_fraction = 0.5 has no effect with " + said
+    )
+    assert "write [sampling] mode = 'poisson', fraction = 0.5" in found[0]
+
+
 # -- robust rules that need a number of updates every round ----------------------
 
 

@@ -133,6 +133,18 @@ def move_privacy_sampling(data: Any) -> Any:
         return data
     legacy_mode = privacy.pop("sampling", "all")
     legacy_fraction = privacy.pop("sampling_fraction", 1.0)
+    if legacy_mode == "all" and legacy_fraction != 1.0:
+        # The former spelling sampled only with sampling = "poisson"; a fraction
+        # with mode 'all' (given, or the default) samples nobody out.
+        raise ValueError(
+            f"privacy.sampling_fraction = {legacy_fraction!r} has no effect with "
+            f"privacy.sampling = {legacy_mode!r}"
+            + ("" if "sampling" in data["privacy"] else " (its default)")
+            + "; both are the former spelling of hospital sampling, which is now "
+            "set in [sampling]. To sample a fraction of the hospitals per round, "
+            f"write [sampling] mode = 'poisson', fraction = {legacy_fraction!r} and "
+            "remove privacy.sampling and privacy.sampling_fraction"
+        )
     moved = {"mode": legacy_mode}
     if not (legacy_mode == "all" and legacy_fraction == 1.0):
         moved["fraction"] = legacy_fraction
