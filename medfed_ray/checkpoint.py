@@ -91,6 +91,11 @@ def latest_checkpoint_path(run_dir: Path) -> Path:
     return candidates[-1]
 
 
+def checkpoint_round(path: Path) -> int:
+    """The round a checkpoint folder was taken after, from its name (``round-000012``)."""
+    return int(path.name.rsplit("-", 1)[1])
+
+
 def read_recorded_scenario(path: Path) -> dict[str, Any] | None:
     """The scenario a checkpoint folder recorded, or None if it recorded none."""
     try:

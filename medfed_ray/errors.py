@@ -71,16 +71,24 @@ class QuorumError(MedfedError):
         answered: int,
         min_hospitals: int,
         resume_from: Path | None = None,
+        left_out: str = "",
     ):
         self.round_number = round_number
         self.answered = answered
         self.min_hospitals = min_hospitals
         self.resume_from = resume_from
+        self.left_out = left_out
         message = (
             f"round {round_number}: only {answered} hospital(s) sent a usable update, "
-            f"fewer than min_hospitals = {min_hospitals}. Possible causes: crashed or "
-            "hung hospitals, or a round_timeout_s too short for local training. "
-            "Raise round_timeout_s or lower min_hospitals in the scenario."
+            f"fewer than min_hospitals = {min_hospitals}."
+        )
+        if left_out:
+            message += f" Left out: {left_out}."
+        message += (
+            " Possible causes: crashed or hung hospitals, updates rejected as "
+            "NaN/Inf or of the wrong shape, or a round_timeout_s too short for "
+            "local training; hospitals.parquet has every hospital's status. Raise "
+            "round_timeout_s or lower min_hospitals in the scenario."
         )
         if resume_from is not None:
             message += (
@@ -93,7 +101,13 @@ class QuorumError(MedfedError):
     def __reduce__(self):
         return (
             type(self),
-            (self.round_number, self.answered, self.min_hospitals, self.resume_from),
+            (
+                self.round_number,
+                self.answered,
+                self.min_hospitals,
+                self.resume_from,
+                self.left_out,
+            ),
         )
 
 

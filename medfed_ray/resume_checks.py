@@ -62,6 +62,25 @@ def check_resumable(recorded: dict[str, Any] | None, scenario: Scenario) -> None
         )
 
 
+def resumable_changes(
+    recorded: dict[str, Any] | None, scenario: Scenario
+) -> dict[str, dict[str, Any]]:
+    """The resumable fields that differ from the checkpoint's scenario, before and after.
+
+    Recorded in ``resumes.json`` and ``summary.json``, so a run whose
+    ``scenario.toml`` was edited before a resume says what its earlier rounds
+    ran with.
+    """
+    if recorded is None:
+        return {}
+    before, after = flatten(recorded), flatten(scenario_record(scenario))
+    return {
+        path: {"before": before.get(path), "after": after.get(path)}
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path, MISSING) != after.get(path, MISSING) and is_resumable(path)
+    }
+
+
 def check_state_fits(
     state: CoordinatorState, model_size: int, num_hospitals: int, training: str
 ) -> None:

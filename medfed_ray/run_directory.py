@@ -218,11 +218,41 @@ class RunDirectory:
             np.savez(self.path / "feature_scaling.npz", mean=scaling[0], std=scaling[1])
         (self.path / "layout.json").write_text(json.dumps(layout, indent=1))
 
+    def record_resume(self, after_round: int, changed: dict[str, Any]) -> None:
+        """Add a resume to ``resumes.json``: the round it continued after, what changed."""
+        entries = self.resumes()
+        entries.append(
+            {
+                "after_round": after_round,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "changed": changed,
+            }
+        )
+        text = json.dumps(clean_for_json(entries), indent=2, allow_nan=False)
+        (self.path / RESUMES_FILE).write_text(text + "\n")
+
+    def resumes(self) -> list[dict[str, Any]]:
+        """Every resume of this run so far, oldest first (empty if never resumed)."""
+        path = self.path / RESUMES_FILE
+        if not path.exists():
+            return []
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise RunDirectoryError(f"{path} cannot be read: {error}") from None
+        if not isinstance(entries, list):
+            raise RunDirectoryError(f"{path} must hold a JSON list of resumes")
+        return entries
+
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Store ``summary.json`` with package versions added."""
         summary = {**summary, "versions": package_versions()}
         text = json.dumps(clean_for_json(summary), indent=2, allow_nan=False)
         (self.path / "summary.json").write_text(text + "\n")
+
+
+RESUMES_FILE = "resumes.json"
+"""Each resume of a run: the round it continued after and the settings it changed."""
 
 
 def check_new_run_directory(path: Path) -> None:

@@ -34,9 +34,10 @@ from medfed_ray.placement import (
 from medfed_ray.resume_checks import (
     check_resumable,
     check_state_fits,
+    resumable_changes,
     scenario_record,
 )
-from medfed_ray.round_result import RoundResult
+from medfed_ray.round_result import HospitalStatus, RoundResult
 from medfed_ray.run_directory import RunDirectory, check_new_run_directory
 from medfed_ray.runtime import QUIET_ENV
 from medfed_ray.scenario.schema import Scenario
@@ -135,7 +136,8 @@ def run_simulation(
     state = None
     if resume:
         checkpoint = latest_checkpoint_path(out)
-        check_resumable(read_recorded_scenario(checkpoint), scenario)
+        recorded = read_recorded_scenario(checkpoint)
+        check_resumable(recorded, scenario)
         state = read_checkpoint(checkpoint)
     else:
         check_new_run_directory(out)
@@ -170,7 +172,17 @@ def run_simulation(
     # for resources leaves nothing behind that would block a rerun.
     if state is not None:
         run_dir = RunDirectory.reopen(out, scenario, state.completed_round)
-        logger.info("resuming %s after round %d", out, state.completed_round)
+        changed = resumable_changes(recorded, scenario)
+        run_dir.record_resume(state.completed_round, changed)
+        logger.info(
+            "resuming %s after round %d%s",
+            out,
+            state.completed_round,
+            "".join(
+                f"; {path} {change['before']!r} -> {change['after']!r}"
+                for path, change in changed.items()
+            ),
+        )
     else:
         run_dir = RunDirectory(out, scenario)
 
@@ -237,6 +249,9 @@ def run_simulation(
     if privacy_summary is not None:
         summary["privacy"] = {**privacy_summary, "budget_stop": budget_stop}
     summary["hospitals_per_node"] = placement
+    resumes = run_dir.resumes()
+    if resumes:
+        summary["resumes"] = resumes
     run_dir.write_summary(summary)
     return RunOutcome(out, results, summary)
 
@@ -276,7 +291,28 @@ def run_round_with_retries(
             scenario.min_hospitals,
             "; retrying" if attempt <= retries else "",
         )
-    raise QuorumError(round_number, result.updates_received, scenario.min_hospitals)
+    raise QuorumError(
+        round_number,
+        result.updates_received,
+        scenario.min_hospitals,
+        left_out=describe_left_out(result),
+    )
+
+
+def describe_left_out(result: RoundResult, listed: int = 5) -> str:
+    """``hospital 7 nonfinite (update holds ...)``: who was left out of a round, and why.
+
+    Up to ``listed`` hospitals are named; the rest are counted.
+    """
+    failed = [row for row in result.hospitals if row.status != HospitalStatus.OK]
+    named = [
+        f"hospital {row.hospital} {row.status}"
+        + (f" ({row.error})" if row.error else "")
+        for row in failed[:listed]
+    ]
+    if len(failed) > listed:
+        named.append(f"and {len(failed) - listed} more")
+    return "; ".join(named)
 
 
 def due_for_checkpoint(scenario: Scenario, round_number: int) -> bool:
@@ -321,7 +357,9 @@ def stopped_below_quorum(
     if state is None or state.completed_round == 0:
         return error
     write_checkpoint(out, state, record)
-    return QuorumError(error.round_number, error.answered, error.min_hospitals, out)
+    return QuorumError(
+        error.round_number, error.answered, error.min_hospitals, out, error.left_out
+    )
 
 
 def log_round(result: RoundResult, total_rounds: int) -> None:

@@ -184,7 +184,9 @@ def test_below_quorum_stops_with_a_message_naming_the_round(ray_runtime, tmp_pat
 
     assert str(caught.value).startswith(
         "round 2: only 2 hospital(s) sent a usable update, fewer than min_hospitals = 3."
+        " Left out: hospital 2 nonfinite (update holds "
     )
+    assert "hospitals.parquet has every hospital's status" in str(caught.value)
     rounds = pd.read_parquet(tmp_path / "run" / "rounds.parquet")
     assert rounds["round"].tolist() == [1]
 
@@ -214,6 +216,10 @@ def test_below_quorum_leaves_a_checkpoint_to_resume_from(ray_runtime, tmp_path):
     rounds = pd.read_parquet(out / "rounds.parquet")
     assert rounds["round"].tolist() == [1, 2, 3]
     assert rounds["updates_received"].tolist() == [3, 2, 3]
+    # The edit is on record: the rounds before it ran with a quorum of 3.
+    (resume,) = outcome.summary["resumes"]
+    assert resume["after_round"] == 1
+    assert resume["changed"] == {"min_hospitals": {"before": 3, "after": 2}}
 
 
 def test_below_quorum_is_retried_as_configured(ray_runtime, tmp_path):
@@ -311,3 +317,22 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tiny_scenario, tmp_pa
     assert "Resume with: medfed run --resume" in output
     checkpoints = sorted(path.name for path in (out / "checkpoints").iterdir())
     assert len(checkpoints) == 1 and int(checkpoints[0].split("-")[1]) >= 3
+
+
+def test_a_quorum_error_names_at_most_five_left_out_hospitals():
+    """Six hospitals left out: five named with their reasons, the sixth counted."""
+    from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
+    from medfed_ray.simulation import describe_left_out
+
+    rows = [HospitalRound(4, hospital, 0, "honest", "", 1) for hospital in range(8)]
+    for row in rows[:6]:
+        row.status, row.error = HospitalStatus.TIMEOUT, "no answer"
+    rows[6].status, rows[6].error = HospitalStatus.OK, None
+    rows[7].status, rows[7].error = HospitalStatus.DROPPED, None
+    result = RoundResult(4, 1, 7, 0.0, 0.0, hospitals=rows)
+
+    text = describe_left_out(result)
+
+    assert text.startswith("hospital 0 timeout (no answer); hospital 1 timeout")
+    assert "hospital 4 timeout (no answer); and 2 more" in text
+    assert "hospital 6" not in text

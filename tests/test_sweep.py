@@ -211,3 +211,54 @@ def test_combinations_run_side_by_side_only_when_their_hospitals_fit(
     assert parallel_slots(big) == 1
     assert parallel_slots(small) == 4
     assert parallel_slots(small[:3]) == 3
+
+
+def rendered(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def test_sweep_summary_gives_mean_and_spread_over_seeds():
+    """With a seed axis, each row is the mean ± sample std of its seeds."""
+    from medfed_ray.cli.sweep import sweep_table
+
+    text = rendered(
+        sweep_table(rows(), ["aggregator.name", "hospitals[1].fraction", "seed"])
+    )
+
+    assert "mean ± sample std over seeds" in text
+    # mean 0.805, sample std of 0.80 and 0.81 = 0.00707
+    assert "0.8050 ± 0.0071" in text
+
+
+def test_sweep_summary_without_seeds_shows_each_run_without_a_spread():
+    """One run per row has no spread: no ± and no claim about seeds."""
+    from medfed_ray.cli.sweep import sweep_table
+
+    single = [row for row in rows() if row["seed"] == 0]
+
+    text = rendered(sweep_table(single, ["aggregator.name", "hospitals[1].fraction"]))
+
+    assert "±" not in text and "seeds" not in text
+    assert "0.8000" in text
+
+
+def test_local_only_summary_says_its_scores_are_means_over_hospitals():
+    from medfed_ray.cli.run import summary_table
+
+    summary = {
+        "scenario": "s",
+        "training": "local",
+        "final": {"accuracy": 0.8, "accuracy_std": 0.1},
+        "rounds": 2,
+        "hospitals": 3,
+        "wall_seconds": 1.0,
+    }
+
+    text = rendered(summary_table(summary, 1.0))
+
+    assert "accuracy (mean over hospitals)" in text
+    assert "accuracy spread (std over hospitals)" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -35,7 +36,24 @@ OverridesOption = Annotated[
 ]
 """The repeatable ``--set KEY=VALUE`` every scenario command takes."""
 
-console = Console()
+
+def make_console() -> Console:
+    """The console of every command; wide when writing to a file or a pipe.
+
+    Rich lays tables out for 80 columns when it is not writing to a terminal,
+    which cuts the benchmark tables' headers to a few letters in a log file.
+    ``COLUMNS`` still wins when set.
+    """
+    plain = Console()
+    if plain.is_terminal or os.environ.get("COLUMNS"):
+        return plain
+    return Console(width=PIPE_WIDTH)
+
+
+PIPE_WIDTH = 200
+"""Columns of the console when output goes to a file or a pipe."""
+
+console = make_console()
 
 
 def packaged_scenario(name: str) -> Path:

@@ -78,7 +78,13 @@ def run_command(
 
                 run_sweep_command(data, str(path), out, address)
                 return
-        typer.echo(describe_scenario(scenario, out))
+        header = describe_scenario(scenario, out)
+        if resume is not None:
+            from medfed_ray.checkpoint import checkpoint_round, latest_checkpoint_path
+
+            after = checkpoint_round(latest_checkpoint_path(resume))
+            header = f"Resuming after round {after}. {header}"
+        typer.echo(header)
 
         started = time.perf_counter()
         progress = Progress(
@@ -108,7 +114,8 @@ def run_command(
                     # A live bar is invisible in a log file or pipe: print a line instead.
                     elapsed = time.perf_counter() - started
                     console.print(
-                        f"round {result.round}/{scenario.rounds}  {scores}  {elapsed:.1f} s",
+                        f"round {result.round}/{scenario.rounds}  {scores}  "
+                        f"round {result.round_seconds:.2f} s, {elapsed:.1f} s since start",
                         highlight=False,
                     )
 
@@ -166,9 +173,11 @@ def summary_table(summary: dict, seconds: float) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     final = summary.get("final") or {}
+    # Local-only training scores every hospital's own model; the row is their mean.
+    suffix = " (mean over hospitals)" if summary["training"] == "local" else ""
     for key in ("accuracy", "balanced_accuracy", "auroc", "loss"):
         value = final.get(key)
-        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+        table.add_row(key + suffix, "n/a" if value is None else f"{value:.4f}")
     if summary["training"] == "local" and final.get("accuracy_std") is not None:
         table.add_row(
             "accuracy spread (std over hospitals)", f"{final['accuracy_std']:.4f}"

@@ -48,16 +48,24 @@ def sweep_table(rows: list[dict[str, Any]], axes: list[str]) -> Table:
     groups: dict[tuple, list[float]] = {}
     for row in rows:
         groups.setdefault(tuple(row[key] for key in keys), []).append(row["accuracy"])
-    table = Table(title="final accuracy (mean ± std over seeds)")
+    over_seeds = "seed" in axes
+    table = Table(
+        title="final accuracy (mean ± sample std over seeds)"
+        if over_seeds
+        else "final accuracy"
+    )
     for key in keys:
         table.add_column(key)
     table.add_column("accuracy", justify="right")
     table.add_column("runs", justify="right")
     for values, scores in groups.items():
         done = [score for score in scores if not math.isnan(score)]
-        if done:
+        if len(done) > 1:
             mean, std = mean_std(done)
             text = f"{mean:.4f} ± {std:.4f}"
+        elif done:
+            # One finished run has no spread to show.
+            text = f"{done[0]:.4f}"
         else:
             text = "failed"
         table.add_row(*(str(value) for value in values), text, str(len(scores)))
