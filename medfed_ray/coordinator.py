@@ -1,10 +1,9 @@
-"""The coordinator actor: global weights, the round loop, aggregation and evaluation."""
+"""The coordinator actor: global weights, the round loop, its calls and evaluation."""
 
 from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 
 import numpy as np
 import ray
@@ -15,9 +14,6 @@ from ray.exceptions import (
     RayTaskError,
 )
 
-from medfed_ray.aggregators import get_aggregator
-from medfed_ray.aggregators.norm_bounding import aggregate_bounded
-from medfed_ray.attacks import COLLUDING_BEHAVIOURS, apply_colluding_attacks
 from medfed_ray.coordinator_state import CoordinatorState, HospitalSeat
 from medfed_ray.hospital import HospitalReport
 from medfed_ray.local_evaluation import fill_local_scores, score_own_models
@@ -26,6 +22,7 @@ from medfed_ray.privacy.federation import BudgetCheck, FederationPrivacy
 from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
 from medfed_ray.sampling import HospitalSampling
 from medfed_ray.scenario.schema import Scenario
+from medfed_ray.server_step import ServerStep
 from medfed_ray.training_calls import (
     HOSPITALS_PER_CALL,
     TrainingCall,
@@ -65,14 +62,6 @@ class Coordinator:
         # a list so that Ray passes them on without resolving them here.
         self.test_set = list(test_set)
         self.model_layout = layout
-        self.aggregate = get_aggregator(scenario.aggregator.name)
-        if scenario.aggregator.max_norm is not None:
-            # Norm bounding is a pre-step, so it wraps whichever rule is chosen.
-            self.aggregate = partial(
-                aggregate_bounded,
-                self.aggregate,
-                max_norm=scenario.aggregator.max_norm,
-            )
         self.restarting: set[int] = set()
 
         if state is None:
@@ -96,6 +85,11 @@ class Coordinator:
             {seat.spec.hospital_id: seat.spec.examples for seat in self.seats},
             self.state.completed_round,
             self.sampling,
+        )
+        self.server = ServerStep(
+            scenario,
+            {seat.spec.hospital_id: seat.spec for seat in self.seats},
+            self.privacy,
         )
 
     # -- the round -----------------------------------------------------------------
@@ -128,7 +122,9 @@ class Coordinator:
             return result
 
         if self.scenario.training == "federated":
-            result.aggregation_seconds = self.step(usable, updates, round_number)
+            result.aggregation_seconds = self.server.apply(
+                self.state, usable, updates, round_number
+            )
         else:
             for row in usable:
                 self.state.local_weights[row.hospital] += updates[row.hospital]
@@ -303,88 +299,6 @@ class Coordinator:
         waiting = [seat for seat in seats if seat.spec.hospital_id in self.restarting]
         if waiting:
             self.restarting -= await_actors(waiting, ACTOR_START_TIMEOUT_S)
-
-    def step(
-        self,
-        usable: list[HospitalRound],
-        updates: dict[int, np.ndarray],
-        round_number: int = 0,
-    ) -> float:
-        """Aggregate the usable updates in hospital-id order and move the global model."""
-        started = time.perf_counter()
-        size = self.state.weights.size
-        matrix = (
-            np.stack([updates[row.hospital] for row in usable])
-            if usable
-            else np.zeros((0, size), dtype=np.float32)
-        )
-        counts = np.array([row.examples for row in usable], dtype=np.int64)
-        matrix = self.collude(usable, matrix)
-        params = dict(self.scenario.aggregator.params)
-        if self.clips_around_history and self.state.momentum is not None:
-            # Centered clipping clips around the previous round's direction
-            # (Karimireddy et al., 2021); round 1 clips around zero.
-            params["center"] = self.state.momentum
-        if self.scenario.privacy.mode == "central":
-            outcome = self.privacy.aggregate_central(
-                matrix, counts, self.aggregate, params, round_number, size
-            )
-        elif not usable:
-            # A sampled round in which nobody took part leaves the model as it is.
-            return time.perf_counter() - started
-        else:
-            outcome = self.aggregate(matrix, counts, **params)
-
-        learning_rate = np.float32(self.scenario.aggregator.server_learning_rate)
-        self.state.weights += learning_rate * self.server_direction(outcome.update)
-        for row, decision, share in zip(
-            usable, outcome.decisions, outcome.contribution, strict=True
-        ):
-            row.decision = str(decision)
-            row.contribution = float(share)
-        return time.perf_counter() - started
-
-    def collude(self, usable: list[HospitalRound], matrix: np.ndarray) -> np.ndarray:
-        """Replace the rows of colluding hospitals (ALIE, IPM) from the others' rows."""
-        settings = {seat.spec.hospital_id: seat.spec for seat in self.seats}
-        behaviours = [row.behaviour for row in usable]
-        parameters = [
-            settings[row.hospital].group_settings.z
-            if row.behaviour == "alie"
-            else settings[row.hospital].group_settings.epsilon
-            for row in usable
-        ]
-        attacked = apply_colluding_attacks(matrix, behaviours, parameters)
-        for index, row in enumerate(usable):
-            # The recorded norm is that of the row the rule sees.
-            if row.behaviour in COLLUDING_BEHAVIOURS:
-                vector = attacked[index].astype(np.float64)
-                row.update_norm = float(np.linalg.norm(vector))
-        return attacked
-
-    @property
-    def clips_around_history(self) -> bool:
-        """Whether the rule is centered clipping, whose reference point is the last direction."""
-        return self.scenario.aggregator.name == "centered_clipping"
-
-    def server_direction(self, update: np.ndarray) -> np.ndarray:
-        """The server step's direction: the aggregate, or its momentum (FedAvgM).
-
-        Hsu, Qi and Brown, "Measuring the Effects of Non-Identical Data
-        Distribution for Federated Visual Classification", 2019,
-        https://arxiv.org/abs/1909.06335: ``v <- beta * v + update``. The
-        buffer is also kept with ``beta = 0`` under centered clipping, where
-        it holds the last aggregate: the next round's reference point, saved
-        in checkpoints with the rest of the state.
-        """
-        beta = self.scenario.aggregator.server_momentum
-        if beta == 0.0 and not self.clips_around_history:
-            return update
-        if self.state.momentum is None:
-            self.state.momentum = np.zeros_like(self.state.weights)
-        self.state.momentum *= np.float32(beta)
-        self.state.momentum += update
-        return self.state.momentum
 
     # -- evaluation ----------------------------------------------------------------
 
