@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,14 @@ def checkpoint_path(run_dir: Path, round_number: int) -> Path:
 
 
 def write_checkpoint(
-    run_dir: Path, state: CoordinatorState, scenario: dict[str, Any] | None = None
+    run_dir: Path, state: CoordinatorState, provenance: dict[str, Any] | None = None
 ) -> Path:
     """Write ``state`` atomically (a temporary folder renamed into place).
 
-    ``scenario`` is the run's scenario as JSON-ready data; it is recorded so
-    that resuming can refuse a scenario.toml edited in ways that change what
-    the rounds compute.
+    ``provenance`` is what the run was made from: ``scenario`` (the scenario
+    as JSON-ready data) and ``data_sha256`` (a digest of its data). It is
+    recorded so that resuming can refuse a scenario.toml edited in ways that
+    change what the rounds compute, or replaced data.
     """
     final = checkpoint_path(run_dir, state.completed_round)
     partial = final.with_name(final.name + ".partial")
@@ -59,8 +61,7 @@ def write_checkpoint(
         "has_local_weights": state.local_weights is not None,
         "has_momentum": state.momentum is not None,
     }
-    if scenario is not None:
-        record["scenario"] = scenario
+    record.update(provenance or {})
     (partial / "checkpoint.json").write_text(json.dumps(record, indent=1) + "\n")
 
     shutil.rmtree(final, ignore_errors=True)
@@ -75,20 +76,25 @@ def read_latest_checkpoint(run_dir: Path) -> CoordinatorState:
 
 
 def latest_checkpoint_path(run_dir: Path) -> Path:
-    """The newest complete checkpoint folder of ``run_dir``."""
+    """The newest complete checkpoint folder of ``run_dir`` (by round number)."""
     folder = run_dir / FOLDER
-    candidates = sorted(
+    candidates = [
         path
         for path in folder.glob("round-*")
-        if path.is_dir() and not path.name.endswith(".partial")
-    )
+        if path.is_dir() and FOLDER_NAME.fullmatch(path.name)
+    ]
     if not candidates:
         raise CheckpointError(
             f"{run_dir} has no checkpoint to resume from (looked in {folder}); "
-            "runs write one every checkpoint_every rounds, on Ctrl-C and when they "
-            "stop below quorum"
+            "runs write one every checkpoint_every rounds, after their last round, "
+            "on Ctrl-C and when they stop below quorum"
         )
-    return candidates[-1]
+    # By number: round-1000000 sorts before round-999999 as text.
+    return max(candidates, key=checkpoint_round)
+
+
+FOLDER_NAME = re.compile(r"round-\d{6,}")
+"""A complete checkpoint folder; ``round-000012.partial`` is one being written."""
 
 
 def checkpoint_round(path: Path) -> int:
@@ -96,20 +102,57 @@ def checkpoint_round(path: Path) -> int:
     return int(path.name.rsplit("-", 1)[1])
 
 
-def read_recorded_scenario(path: Path) -> dict[str, Any] | None:
-    """The scenario a checkpoint folder recorded, or None if it recorded none."""
+def read_record(path: Path) -> dict[str, Any]:
+    """A checkpoint folder's ``checkpoint.json``, checked field by field."""
     try:
         record = json.loads((path / "checkpoint.json").read_text())
     except (OSError, ValueError) as error:
         raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
-    scenario = record.get("scenario")
-    return scenario if isinstance(scenario, dict) else None
+    if not isinstance(record, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: checkpoint.json must hold a JSON object; "
+            f"found {type(record).__name__}"
+        )
+    if record.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {record.get('format_version')!r}; "
+            f"this medfed-ray reads version {FORMAT_VERSION}"
+        )
+    completed = record.get("completed_round")
+    if isinstance(completed, bool) or not isinstance(completed, int) or completed < 1:
+        raise CheckpointError(
+            f"checkpoint {path}: completed_round must be a whole number of at least 1; "
+            f"found {completed!r}"
+        )
+    for flag in ("has_local_weights", "has_momentum"):
+        if not isinstance(record.get(flag, False), bool):
+            raise CheckpointError(
+                f"checkpoint {path}: {flag} must be true or false; "
+                f"found {record[flag]!r}"
+            )
+    if "scenario" in record and not isinstance(record["scenario"], dict):
+        raise CheckpointError(
+            f"checkpoint {path}: the scenario it recorded must be a JSON object; found "
+            f"{type(record['scenario']).__name__}, so it cannot be checked against "
+            "scenario.toml"
+        )
+    digest = record.get("data_sha256")
+    if digest is not None and not isinstance(digest, str):
+        raise CheckpointError(
+            f"checkpoint {path}: data_sha256 must be a text digest; found {digest!r}"
+        )
+    return record
+
+
+def read_recorded_scenario(path: Path) -> dict[str, Any] | None:
+    """The scenario a checkpoint folder recorded, or None if it predates recording one."""
+    return read_record(path).get("scenario")
 
 
 def read_checkpoint(path: Path) -> CoordinatorState:
     """Load one checkpoint folder, checking its record and arrays."""
+    record = read_record(path)
     try:
-        record = json.loads((path / "checkpoint.json").read_text())
         weights = np.load(path / "weights.npy", allow_pickle=False)
         local = None
         if record.get("has_local_weights"):
@@ -117,18 +160,18 @@ def read_checkpoint(path: Path) -> CoordinatorState:
         momentum = None
         if record.get("has_momentum"):
             momentum = np.load(path / "momentum.npy", allow_pickle=False)
-    except (OSError, ValueError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
 
-    if record.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {path} has format version {record.get('format_version')!r}; "
-            f"this medfed-ray reads version {FORMAT_VERSION}"
-        )
     if weights.dtype != np.float32 or weights.ndim != 1:
         raise CheckpointError(
             f"checkpoint {path}: weights.npy must be a 1-D float32 array; "
             f"found {weights.dtype} with shape {weights.shape}"
+        )
+    if local is not None and (local.dtype != np.float32 or local.ndim != 2):
+        raise CheckpointError(
+            f"checkpoint {path}: local_weights.npy must be a 2-D float32 array; "
+            f"found {local.dtype} with shape {local.shape}"
         )
     if momentum is not None and (
         momentum.dtype != np.float32 or momentum.shape != weights.shape
@@ -137,4 +180,4 @@ def read_checkpoint(path: Path) -> CoordinatorState:
             f"checkpoint {path}: momentum.npy must be float32 of the weights' shape "
             f"{weights.shape}; found {momentum.dtype} with shape {momentum.shape}"
         )
-    return CoordinatorState(int(record["completed_round"]), weights, local, momentum)
+    return CoordinatorState(record["completed_round"], weights, local, momentum)

@@ -325,7 +325,11 @@ class Coordinator:
             self.test_set,
             self.scenario.round_timeout_s,
         )
-        fill_local_scores(result, scores)
+        # An actor still scoring would make the next round's calls wait
+        # behind it, so it is restarted as after a training timeout.
+        for actor in scores.late_actors:
+            self.restart(actor)
+        fill_local_scores(result, scores.by_hospital)
 
     def call_a_hospital_actor(self, method: str, weights: np.ndarray):
         """Run ``method`` of the first hospital actor that answers, with ``weights``.
@@ -348,12 +352,17 @@ class Coordinator:
                     getattr(actor, method).remote(*arguments),
                     timeout=self.scenario.round_timeout_s,
                 )
-            except (
-                RayActorError,
-                RayTaskError,
-                GetTimeoutError,
-                ActorUnavailableError,
-            ) as error:
+            except GetTimeoutError:
+                # Still working: restarted, so its queue does not hold up the
+                # next round's training.
+                logger.warning(
+                    "a hospital actor did not %s within round_timeout_s = %g; "
+                    "restarting it",
+                    method,
+                    self.scenario.round_timeout_s,
+                )
+                self.restart(actor)
+            except (RayActorError, RayTaskError, ActorUnavailableError) as error:
                 logger.warning(
                     "a hospital actor failed to %s: %s", method, last_line(error)
                 )

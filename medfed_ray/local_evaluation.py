@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import ray
@@ -18,23 +19,33 @@ logger = logging.getLogger(__name__)
 SCORES = ("accuracy", "balanced_accuracy", "auroc", "loss")
 
 
+@dataclass
+class LocalScores:
+    """Each scored hospital's scores, and the actors that missed the deadline."""
+
+    by_hospital: dict[int, dict[str, float]] = field(default_factory=dict)
+    late_actors: list[ray.actor.ActorHandle] = field(default_factory=list)
+    """Still scoring at the deadline: their queue stays blocked until restarted."""
+
+
 def score_own_models(
     seats: list,
     local_weights: np.ndarray,
     test_set: list[ray.ObjectRef],
     timeout_s: float,
-) -> dict[int, dict[str, float]]:
+) -> LocalScores:
     """Scores of each hospital's own weights, computed in its own actor in parallel.
 
     ``test_set`` holds the object-store references of the test inputs and
     labels. Each actor scores its hospitals in calls of up to
     ``HOSPITALS_PER_CALL``, as in training. A hospital whose call cannot
-    answer within ``timeout_s``, or whose scoring fails, is left out and
-    logged; it has no scores this round.
+    answer within ``timeout_s`` of the start, or whose scoring fails, is left
+    out and logged; it has no scores this round.
     """
     chunks = chunk_by_actor(seats, HOSPITALS_PER_CALL)
     calls = [
         (
+            chunk[0].actor,
             hospital_ids(chunk),
             chunk[0].actor.evaluate_each.remote(
                 ray.put(local_weights[hospital_ids(chunk)]), *test_set
@@ -42,21 +53,32 @@ def score_own_models(
         )
         for chunk in chunks
     ]
-    scores = {}
+    scores = LocalScores()
     deadline = time.monotonic() + timeout_s
-    for ids, call in calls:
+    for actor, ids, call in calls:
         try:
             answers = ray.get(call, timeout=max(0.0, deadline - time.monotonic()))
-        except (RayActorError, RayTaskError, GetTimeoutError) as error:
-            logger.info(
-                "hospitals %s not evaluated: %s", describe(ids), first_line(error)
+        except GetTimeoutError:
+            logger.warning(
+                "hospitals %s not scored within round_timeout_s = %g",
+                describe(ids),
+                timeout_s,
+            )
+            if actor not in scores.late_actors:
+                scores.late_actors.append(actor)
+            continue
+        except (RayActorError, RayTaskError) as error:
+            logger.warning(
+                "hospitals %s not scored: %s", describe(ids), first_line(error)
             )
             continue
         for hospital_id, answer in zip(ids, answers, strict=True):
             if answer is None:
-                logger.info("hospital %d not evaluated: scoring failed", hospital_id)
+                logger.warning("hospital %d not scored: scoring failed", hospital_id)
             else:
-                scores[hospital_id] = answer
+                scores.by_hospital[hospital_id] = answer
+    if not scores.by_hospital:
+        logger.warning("no hospital's own model could be scored this round")
     return scores
 
 

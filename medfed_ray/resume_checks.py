@@ -12,10 +12,21 @@ scenario it was taken under, and resuming compares the two.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from medfed_ray.checkpoint import CheckpointError
+import numpy as np
+
+from medfed_ray.checkpoint import (
+    CheckpointError,
+    latest_checkpoint_path,
+    read_checkpoint,
+    read_record,
+)
 from medfed_ray.coordinator_state import CoordinatorState
+from medfed_ray.data.datasets import Dataset
 from medfed_ray.scenario.schema import Scenario
 
 RESUMABLE_FIELDS = (
@@ -43,22 +54,103 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json")
 
 
-def check_resumable(recorded: dict[str, Any] | None, scenario: Scenario) -> None:
+@dataclass(frozen=True)
+class Resumption:
+    """A checked checkpoint to resume from, and what it recorded of its run."""
+
+    state: CoordinatorState
+    scenario: dict[str, Any] | None
+    """The scenario it was written under (None before checkpoints recorded one)."""
+    data_sha256: str | None
+    """:func:`data_digest` of the run's data (None before checkpoints recorded it)."""
+
+
+def open_resumption(run_dir: Path, scenario: Scenario) -> Resumption:
+    """The newest checkpoint of ``run_dir``, refused if ``scenario`` may not resume it."""
+    path = latest_checkpoint_path(run_dir)
+    record = read_record(path)
+    check_resumable(record.get("scenario"), scenario, record["completed_round"])
+    return Resumption(
+        read_checkpoint(path), record.get("scenario"), record.get("data_sha256")
+    )
+
+
+def check_resumable(
+    recorded: dict[str, Any] | None, scenario: Scenario, completed_round: int
+) -> None:
     """Refuse to resume under a scenario that changes what the rounds compute.
 
     ``recorded`` is the scenario the checkpoint was written under, or None for
     a checkpoint that did not record one (then only the shapes are checked,
-    by :func:`check_state_fits`).
+    by :func:`check_state_fits`). A run whose ``rounds`` are all done has
+    nothing left to resume.
     """
+    if scenario.rounds <= completed_round:
+        raise CheckpointError(
+            f"the checkpoint is after round {completed_round} and scenario.toml says "
+            f"rounds = {scenario.rounds}: nothing is left to run. To train further, "
+            f"raise rounds above {completed_round}"
+        )
     if recorded is None:
         return
-    changed = changed_fields(recorded, scenario_record(scenario))
+    changed = changed_fields(as_current(recorded), scenario_record(scenario))
     if changed:
         raise CheckpointError(
             "scenario.toml changed since the checkpoint in fields that decide what "
             f"the rounds compute: {', '.join(changed)}. A resumed run may change "
             f"only {', '.join(RESUMABLE_FIELDS)}; put the other fields back, or "
             "start a new run"
+        )
+
+
+def as_current(recorded: dict[str, Any]) -> dict[str, Any]:
+    """``recorded`` as this version would write it, with defaults of newer fields.
+
+    A checkpoint written before a field existed lacks it; read through the
+    current schema it gets the field's default, which is what the run used.
+    A record the schema no longer accepts is compared as it is.
+    """
+    from medfed_ray.errors import ScenarioError
+    from medfed_ray.scenario.loading import validate_scenario
+
+    try:
+        scenario = validate_scenario(without_nones(recorded), source="checkpoint")
+    except (ScenarioError, ValueError, TypeError):
+        return recorded
+    return scenario_record(scenario)
+
+
+def without_nones(value: Any) -> Any:
+    """``value`` without the unset (None) fields, as ``scenario.toml`` is written."""
+    if isinstance(value, dict):
+        return {
+            key: without_nones(item) for key, item in value.items() if item is not None
+        }
+    if isinstance(value, list):
+        return [without_nones(item) for item in value]
+    return value
+
+
+def data_digest(dataset: Dataset) -> str:
+    """SHA-256 of the dataset's arrays (training and test, with dtypes and shapes).
+
+    Recorded with each checkpoint: a data file replaced at the same path
+    between a run and its resume would otherwise go unnoticed.
+    """
+    digest = hashlib.sha256()
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return digest.hexdigest()
+
+
+def check_same_data(recorded: str | None, current: str) -> None:
+    """Refuse to resume on data other than the run's (when the checkpoint recorded it)."""
+    if recorded is not None and recorded != current:
+        raise CheckpointError(
+            "the dataset differs from the one the run was checkpointed with (its "
+            "SHA-256 changed): the data file at the scenario's path was replaced or "
+            "edited. Put the original data back, or start a new run"
         )
 
 
@@ -73,7 +165,7 @@ def resumable_changes(
     """
     if recorded is None:
         return {}
-    before, after = flatten(recorded), flatten(scenario_record(scenario))
+    before, after = flatten(as_current(recorded)), flatten(scenario_record(scenario))
     return {
         path: {"before": before.get(path), "after": after.get(path)}
         for path in sorted(before.keys() | after.keys())

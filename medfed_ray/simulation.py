@@ -12,13 +12,7 @@ import numpy as np
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from medfed_ray.checkpoint import (
-    CheckpointError,
-    latest_checkpoint_path,
-    read_checkpoint,
-    read_recorded_scenario,
-    write_checkpoint,
-)
+from medfed_ray.checkpoint import CheckpointError, checkpoint_path, write_checkpoint
 from medfed_ray.coordinator import CoordinatorActor
 from medfed_ray.coordinator_state import CoordinatorState
 from medfed_ray.data.datasets import Dataset
@@ -32,8 +26,10 @@ from medfed_ray.placement import (
     unique_actors,
 )
 from medfed_ray.resume_checks import (
-    check_resumable,
+    check_same_data,
     check_state_fits,
+    data_digest,
+    open_resumption,
     resumable_changes,
     scenario_record,
 )
@@ -132,17 +128,19 @@ def run_simulation(
     checkpoint, as Ctrl-C does (used to test resuming).
     """
     started = time.perf_counter()
-    record = scenario_record(scenario)
-    state = None
-    if resume:
-        checkpoint = latest_checkpoint_path(out)
-        recorded = read_recorded_scenario(checkpoint)
-        check_resumable(recorded, scenario)
-        state = read_checkpoint(checkpoint)
-    else:
+    resumption = open_resumption(out, scenario) if resume else None
+    state = None if resumption is None else resumption.state
+    if resumption is None:
         check_new_run_directory(out)
     seeds = Seeds.from_scenario(scenario)
     dataset, shards = prepare_data(scenario, seeds)
+    # What the run is made of, recorded with every checkpoint.
+    provenance = {
+        "scenario": scenario_record(scenario),
+        "data_sha256": data_digest(dataset),
+    }
+    if resumption is not None:
+        check_same_data(resumption.data_sha256, provenance["data_sha256"])
 
     connect(address)
     check_resources(scenario)
@@ -172,7 +170,7 @@ def run_simulation(
     # for resources leaves nothing behind that would block a rerun.
     if state is not None:
         run_dir = RunDirectory.reopen(out, scenario, state.completed_round)
-        changed = resumable_changes(recorded, scenario)
+        changed = resumable_changes(resumption.scenario, scenario)
         run_dir.record_resume(state.completed_round, changed)
         logger.info(
             "resuming %s after round %d%s",
@@ -207,9 +205,16 @@ def run_simulation(
             if on_round is not None:
                 on_round(result)
             if due_for_checkpoint(scenario, round_number):
-                write_checkpoint(out, last_state, record)
+                write_checkpoint(out, last_state, provenance)
             if stop_after_round is not None and round_number >= stop_after_round:
                 raise RunInterrupted(out, round_number, last_state)
+
+        # The last state is always checkpointed (the loop may have just done
+        # so), so a finished run, or one stopped by its privacy budget, can
+        # go on after rounds or privacy.max_epsilon is raised.
+        if last_state is not None and last_state.completed_round > 0:
+            if not checkpoint_path(out, last_state.completed_round).exists():
+                write_checkpoint(out, last_state, provenance)
 
         privacy_summary = ray.get(coordinator.privacy_summary.remote())
         run_dir.write_model(
@@ -218,11 +223,11 @@ def run_simulation(
             dataset.scaling,
         )
     except KeyboardInterrupt:
-        raise interrupted(out, last_state, record) from None
+        raise interrupted(out, last_state, provenance) from None
     except RunInterrupted as stop:
-        raise interrupted(out, stop.state, record) from None
+        raise interrupted(out, stop.state, provenance) from None
     except QuorumError as error:
-        raise stopped_below_quorum(out, last_state, record, error) from None
+        raise stopped_below_quorum(out, last_state, provenance, error) from None
     except RayTaskError as error:
         cause = error.cause if error.cause is not None else error
         logger.debug("coordinator failure", exc_info=True)
@@ -329,16 +334,18 @@ class RunInterrupted(Exception):
         self.path, self.round_number, self.state = path, round_number, state
 
 
-def interrupted(out: Path, state: CoordinatorState | None, record: dict) -> RunStopped:
+def interrupted(
+    out: Path, state: CoordinatorState | None, provenance: dict
+) -> RunStopped:
     """Write a checkpoint of the last completed round and say how to resume.
 
-    ``record`` is the run's scenario, recorded with the checkpoint.
+    ``provenance`` (the run's scenario and data digest) is recorded with it.
     """
     if state is None or state.completed_round == 0:
         return RunStopped(
             f"interrupted before the first round finished; nothing to resume in {out}"
         )
-    write_checkpoint(out, state, record)
+    write_checkpoint(out, state, provenance)
     return RunStopped(
         f"interrupted after round {state.completed_round}; a checkpoint is in "
         f"{out / 'checkpoints'}. Resume with: medfed run --resume {out}"
@@ -346,7 +353,7 @@ def interrupted(out: Path, state: CoordinatorState | None, record: dict) -> RunS
 
 
 def stopped_below_quorum(
-    out: Path, state: CoordinatorState | None, record: dict, error: QuorumError
+    out: Path, state: CoordinatorState | None, provenance: dict, error: QuorumError
 ) -> QuorumError:
     """Checkpoint the last completed round, so a run that lost its quorum can go on.
 
@@ -356,7 +363,7 @@ def stopped_below_quorum(
     """
     if state is None or state.completed_round == 0:
         return error
-    write_checkpoint(out, state, record)
+    write_checkpoint(out, state, provenance)
     return QuorumError(
         error.round_number, error.answered, error.min_hospitals, out, error.left_out
     )

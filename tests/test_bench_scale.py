@@ -49,6 +49,15 @@ def test_scale_benchmark_reports_time_memory_and_slope_per_size(tmp_path):
         ),
         (["--fraction", "0"], "must be in (0, 1]; found 0"),
         (["--fraction", "1.5"], "must be in (0, 1]; found 1.5"),
+        (
+            ["--hospitals", "2,3,2"],
+            "gives 2 more than once; give each count once (found '2,3,2')",
+        ),
+        (
+            ["--training", "local", "--fraction", "0.5"],
+            "local-only training trains every hospital in every round",
+        ),
+        (["--training", "central"], "'central' is not one of 'federated', 'local'"),
     ],
 )
 def test_bad_options_are_refused_naming_the_option(arguments, expected):

@@ -26,6 +26,13 @@ def parse_counts(text: str, minimum: int, option: str = "--hospitals") -> list[i
         raise typer.BadParameter(
             f"needs counts of at least {minimum}; found {text!r}", param_hint=option
         )
+    repeated = sorted({count for count in counts if counts.count(count) > 1})
+    if repeated:
+        raise typer.BadParameter(
+            f"gives {', '.join(map(str, repeated))} more than once; give each count "
+            f"once (found {text!r})",
+            param_hint=option,
+        )
     return counts
 
 

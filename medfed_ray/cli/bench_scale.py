@@ -50,6 +50,12 @@ def scale_command(
         raise typer.BadParameter(
             f"must be in (0, 1]; found {fraction:g}", param_hint="--fraction"
         )
+    if fraction is not None and training == "local":
+        raise typer.BadParameter(
+            "samples hospitals for federated rounds; local-only training trains every "
+            "hospital in every round, so drop --fraction or use --training federated",
+            param_hint="--fraction",
+        )
     cores = available_cores()
     try:
         for size in sizes:

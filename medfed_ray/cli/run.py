@@ -80,9 +80,10 @@ def run_command(
                 return
         header = describe_scenario(scenario, out)
         if resume is not None:
-            from medfed_ray.checkpoint import checkpoint_round, latest_checkpoint_path
+            from medfed_ray.resume_checks import open_resumption
 
-            after = checkpoint_round(latest_checkpoint_path(resume))
+            # Checked here too, so a refused resume prints nothing else first.
+            after = open_resumption(resume, scenario).state.completed_round
             header = f"Resuming after round {after}. {header}"
         typer.echo(header)
 
