@@ -212,17 +212,22 @@ def is_resumable(path: str) -> bool:
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"model.hidden_units[0]": 32, ...}``: every leaf under its dotted path."""
+    """``{"model.hidden_units": [32, 16], "hospitals[0].count": 6, ...}``.
+
+    Every leaf under its dotted path. A list of tables (the hospital groups)
+    is entered item by item; a list of values (``hidden_units``,
+    ``active_rounds``) is one leaf, so a change to it is named once.
+    """
     if isinstance(value, dict):
         leaves: dict[str, Any] = {}
         for key, item in value.items():
             leaves.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return leaves
-    if isinstance(value, list):
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
         leaves = {}
         for index, item in enumerate(value):
             leaves.update(flatten(item, f"{prefix}[{index}]"))
-        return leaves or {prefix: []}
+        return leaves
     return {prefix: value}
 
 
