@@ -163,6 +163,29 @@ def read_checkpoint(path: Path) -> CoordinatorState:
     except (OSError, ValueError) as error:
         raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
 
+    if (
+        FOLDER_NAME.fullmatch(path.name)
+        and checkpoint_round(path) != (record["completed_round"])
+    ):
+        raise CheckpointError(
+            f"checkpoint {path}: its folder names round {checkpoint_round(path)} but "
+            f"checkpoint.json says completed_round = {record['completed_round']}; "
+            "one of them was edited"
+        )
+    for name, array in (
+        ("weights.npy", weights),
+        ("local_weights.npy", local),
+        ("momentum.npy", momentum),
+    ):
+        if (
+            array is not None
+            and array.dtype.kind == "f"
+            and not np.isfinite(array).all()
+        ):
+            raise CheckpointError(
+                f"checkpoint {path}: {name} holds NaN or infinite values; a run's "
+                "state is always finite, so the file is damaged"
+            )
     if weights.dtype != np.float32 or weights.ndim != 1:
         raise CheckpointError(
             f"checkpoint {path}: weights.npy must be a 1-D float32 array; "

@@ -335,26 +335,50 @@ class Coordinator:
         """Run ``method`` of the first hospital actor that answers, with ``weights``.
 
         Global-model work (scoring, saving) runs in a hospital actor, which
-        holds the model; actors that are restarting are skipped, one that
-        fails or times out passes the work on to the next. Returns None, with
-        a warning, when no actor answers.
+        holds the model. Actors that are restarting are asked last, once
+        they are back; one that fails or times out passes the work on to the
+        next. Returns None, with a warning, when no actor answers.
         """
         weights_ref = ray.put(weights)
         arguments = (
             (weights_ref, *self.test_set) if method == "evaluate" else (weights_ref,)
         )
+        restarting = [
+            seat for seat in self.seats if seat.spec.hospital_id in self.restarting
+        ]
         available = [
             seat for seat in self.seats if seat.spec.hospital_id not in self.restarting
         ]
-        for actor in unique_actors(available):
+        answer = self.ask_in_turn(unique_actors(available), method, arguments)
+        if answer is NO_ANSWER and restarting:
+            # Every running actor failed; those that were restarting may be
+            # back (after a scoring timeout in the last round, all may be).
+            self.wait_for_restarts(restarting)
+            back = [
+                seat
+                for seat in restarting
+                if seat.spec.hospital_id not in self.restarting
+            ]
+            answer = self.ask_in_turn(unique_actors(back), method, arguments)
+        if answer is NO_ANSWER:
+            logger.warning("no hospital actor could %s the global model", method)
+            return None
+        return answer
+
+    def ask_in_turn(self, actors: list, method: str, arguments: tuple):
+        """The first answer of ``actors`` to ``method``, asked one after another.
+
+        An actor still working at ``round_timeout_s`` is restarted, so its
+        queue does not hold up the next round's training. Returns
+        ``NO_ANSWER`` if none answers.
+        """
+        for actor in actors:
             try:
                 return ray.get(
                     getattr(actor, method).remote(*arguments),
                     timeout=self.scenario.round_timeout_s,
                 )
             except GetTimeoutError:
-                # Still working: restarted, so its queue does not hold up the
-                # next round's training.
                 logger.warning(
                     "a hospital actor did not %s within round_timeout_s = %g; "
                     "restarting it",
@@ -366,8 +390,7 @@ class Coordinator:
                 logger.warning(
                     "a hospital actor failed to %s: %s", method, last_line(error)
                 )
-        logger.warning("no hospital actor could %s the global model", method)
-        return None
+        return NO_ANSWER
 
     # -- state ---------------------------------------------------------------------
 
@@ -393,6 +416,9 @@ class Coordinator:
         """
         return self.call_a_hospital_actor("model_file_bytes", self.state.weights)
 
+
+NO_ANSWER = object()
+"""No hospital actor answered a global-model call."""
 
 CoordinatorActor = ray.remote(Coordinator)
 """``Coordinator`` as a Ray actor class."""

@@ -70,9 +70,9 @@ def open_resumption(run_dir: Path, scenario: Scenario) -> Resumption:
     path = latest_checkpoint_path(run_dir)
     record = read_record(path)
     check_resumable(record.get("scenario"), scenario, record["completed_round"])
-    return Resumption(
-        read_checkpoint(path), record.get("scenario"), record.get("data_sha256")
-    )
+    state = read_checkpoint(path)
+    check_momentum_kept(state, scenario)
+    return Resumption(state, record.get("scenario"), record.get("data_sha256"))
 
 
 def check_resumable(
@@ -149,8 +149,9 @@ def check_same_data(recorded: str | None, current: str) -> None:
     if recorded is not None and recorded != current:
         raise CheckpointError(
             "the dataset differs from the one the run was checkpointed with (its "
-            "SHA-256 changed): the data file at the scenario's path was replaced or "
-            "edited. Put the original data back, or start a new run"
+            "SHA-256 changed): a data file at the scenario's path was replaced or "
+            "edited, or the dataset's settings differ from those of the run. Put "
+            "the original data back, or start a new run"
         )
 
 
@@ -190,6 +191,31 @@ def check_state_fits(
                 f"local-only training needs each of the {num_hospitals} hospitals' "
                 f"weights in the checkpoint; it holds local weights of shape {rows}"
             )
+
+
+def check_momentum_kept(state: CoordinatorState, scenario: Scenario) -> None:
+    """Refuse a checkpoint without the server buffer its rule must have kept.
+
+    Server momentum and centered clipping keep a buffer from the first
+    aggregated round on. Every completed round aggregates unless Poisson
+    sampling chose nobody, so outside Poisson sampling a checkpoint without
+    it lost it, and resuming from zero would silently change the rounds.
+    """
+    keeps_buffer = (
+        scenario.aggregator.server_momentum > 0
+        or scenario.aggregator.name == "centered_clipping"
+    )
+    if (
+        keeps_buffer
+        and scenario.training == "federated"
+        and scenario.sampling.mode != "poisson"
+        and state.momentum is None
+    ):
+        raise CheckpointError(
+            f"the checkpoint after round {state.completed_round} has no momentum.npy, "
+            "but the scenario's rule keeps a server buffer (server_momentum > 0 or "
+            "centered_clipping) from round 1 on; the checkpoint is damaged"
+        )
 
 
 def changed_fields(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:

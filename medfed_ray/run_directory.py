@@ -240,8 +240,16 @@ class RunDirectory:
             entries = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise RunDirectoryError(f"{path} cannot be read: {error}") from None
-        if not isinstance(entries, list):
-            raise RunDirectoryError(f"{path} must hold a JSON list of resumes")
+        if not isinstance(entries, list) or not all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("after_round"), int)
+            and isinstance(entry.get("changed"), dict)
+            for entry in entries
+        ):
+            raise RunDirectoryError(
+                f"{path} must hold a JSON list of resumes, each an object with an "
+                "integer after_round and a changed object"
+            )
         return entries
 
     def write_summary(self, summary: dict[str, Any]) -> None:

@@ -163,6 +163,14 @@ def run_simulation(
         layout,
         state,
     )
+    if state is not None:
+        check = ray.get(coordinator.privacy_check.remote(state.completed_round + 1))
+        if check is not None and not check.allowed:
+            stop_actors([coordinator, *unique_actors(seats)])
+            raise CheckpointError(
+                f"nothing is left to run: {check.message()}. To train further, "
+                "raise privacy.max_epsilon in scenario.toml"
+            )
     startup_seconds = time.perf_counter() - started
     logger.info("%d hospitals ready after %.1f s", len(seats), startup_seconds)
 
@@ -197,7 +205,7 @@ def run_simulation(
                 coordinator, scenario, round_number, run_dir
             )
             results.append(result)
-            log_round(result, scenario.rounds)
+            log_round(result, scenario.rounds, scenario.training == "local")
             run_dir.add_round(result)
             # The state of every completed round is kept on the driver, so a
             # checkpoint can be written even if the actors are already gone.
@@ -369,8 +377,11 @@ def stopped_below_quorum(
     )
 
 
-def log_round(result: RoundResult, total_rounds: int) -> None:
-    """Log the shape of a round: a header, one line per failure, the scores."""
+def log_round(result: RoundResult, total_rounds: int, local: bool = False) -> None:
+    """Log the shape of a round: a header, one line per failure, the scores.
+
+    ``local`` is true in local-only training, where every hospital is scored.
+    """
     logger.info(
         "[ROUND %d/%d] %d hospitals sampled, %d updates aggregated, %d left out, "
         "%.2f s",
@@ -393,6 +404,36 @@ def log_round(result: RoundResult, total_rounds: int) -> None:
             result.balanced_accuracy,
             result.auroc,
             result.loss,
+        )
+        warn_unscored(result, local)
+
+
+def warn_unscored(result: RoundResult, local: bool) -> None:
+    """Say on the console when an evaluated round's scores are missing or partial.
+
+    The coordinator's own warnings stay in its actor's log, so the driver
+    reads the gaps off the round: in local-only training, hospital rows
+    without a test score; in federated training, a NaN score for the global
+    model.
+    """
+    if local:
+        rows = result.hospitals
+        missing = sum(1 for row in rows if np.isnan(row.test_accuracy))
+        if missing:
+            logger.warning(
+                "round %d: %d of %d hospitals' own models have no score (scoring "
+                "missed round_timeout_s, failed, or the model predicts NaN); the "
+                "round's mean covers the other %d",
+                result.round,
+                missing,
+                len(rows),
+                len(rows) - missing,
+            )
+    elif np.isnan(result.accuracy):
+        logger.warning(
+            "round %d: the global model has no score: no hospital actor scored it "
+            "within round_timeout_s, or it predicts NaN",
+            result.round,
         )
 
 

@@ -336,3 +336,29 @@ def test_a_quorum_error_names_at_most_five_left_out_hospitals():
     assert text.startswith("hospital 0 timeout (no answer); hospital 1 timeout")
     assert "hospital 4 timeout (no answer); and 2 more" in text
     assert "hospital 6" not in text
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "federated"])
+def test_missing_scores_are_warned_on_the_driver(caplog, local):
+    """The coordinator's warnings stay in its actor; the driver says what is missing."""
+    from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
+    from medfed_ray.simulation import warn_unscored
+
+    rows = [
+        HospitalRound(3, hospital, 0, "honest", HospitalStatus.OK, examples=5)
+        for hospital in range(4)
+    ]
+    for row in rows[:3]:
+        row.test_accuracy = 0.8
+    result = RoundResult(3, 4, 0, 0.0, 0.0, hospitals=rows, evaluated=True)
+    result.accuracy = 0.8 if local else float("nan")
+
+    with caplog.at_level("WARNING", logger="medfed_ray.simulation"):
+        warn_unscored(result, local)
+
+    expected = (
+        "round 3: 1 of 4 hospitals' own models have no score"
+        if local
+        else "round 3: the global model has no score"
+    )
+    assert expected in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -52,6 +53,9 @@ def coordinator_with(ray, actors, restarting=(), timeout_s=30.0):
         restarted=[],
     )
     coordinator.restart = coordinator.restarted.append
+    coordinator.ask_in_turn = partial(Coordinator.ask_in_turn, coordinator)
+    # Restarting actors come straight back.
+    coordinator.wait_for_restarts = lambda seats: coordinator.restarting.clear()
     return coordinator
 
 
@@ -127,3 +131,19 @@ def test_local_scoring_reports_actors_still_scoring_at_the_deadline(ray_runtime)
     assert scores.by_hospital == {0: {"accuracy": 1.0}, 1: {"accuracy": 5.0}}
     assert scores.late_actors == [late]
     ray_runtime.kill(late)
+
+
+def test_actors_that_were_restarting_are_asked_when_no_other_answers(actor_classes):
+    """After a scoring timeout in the last round every actor may be restarting:
+    the model is still scored (and saved) once one is back."""
+    ray, answering, failing, _ = actor_classes
+    coordinator = coordinator_with(
+        ray, [failing.remote(), answering.remote()], restarting={1}
+    )
+
+    scores = Coordinator.call_a_hospital_actor(
+        coordinator, "evaluate", np.zeros(4, dtype=np.float32)
+    )
+
+    assert scores == {"accuracy": 2.0 + 3.0}
+    assert coordinator.restarting == set()

@@ -68,6 +68,22 @@ def test_central_run_records_epsilon_and_stops_at_the_budget(
         "max_epsilon = 1.2; training stops after round 1"
     )
 
+    # The run ends with a checkpoint: with the same budget there is nothing to
+    # resume; with a larger one, training goes on and the ledger continues.
+    refused = CliRunner().invoke(app, ["run", "--resume", str(out)])
+    assert refused.exit_code == 2, refused.output
+    assert "raise privacy.max_epsilon" in " ".join(refused.output.split())
+    assert len(pd.read_parquet(out / "rounds.parquet")) == 1
+    toml = out / "scenario.toml"
+    toml.write_text(toml.read_text().replace("max_epsilon = 1.2", "max_epsilon = 1.6"))
+
+    resumed = CliRunner().invoke(app, ["run", "--resume", str(out)])
+
+    assert resumed.exit_code == 0, resumed.output
+    privacy = pd.read_parquet(out / "privacy.parquet")
+    assert privacy["round"].tolist() == [1, 2]
+    assert privacy["epsilon"].iloc[1] == pytest.approx(1.4781, abs=1e-4)
+
 
 def test_local_mode_with_poisson_sampling_and_dp_sgd_runs_and_reports_both_levels(
     ray_runtime, tiny_scenario, tmp_path

@@ -319,3 +319,81 @@ def test_a_finished_run_goes_on_when_its_rounds_are_raised(ray_runtime, tmp_path
         read_latest_checkpoint(out).weights,
         read_latest_checkpoint(whole.path).weights,
     )
+
+
+def test_a_checkpoint_folder_and_its_record_must_agree_on_the_round(tmp_path):
+    """A record edited to an earlier round would apply rounds twice."""
+    folder = write_record(
+        tmp_path / "checkpoints" / "round-000004", {**GOOD, "completed_round": 2}
+    )
+
+    with pytest.raises(CheckpointError, match="names round 4 but checkpoint.json"):
+        read_checkpoint(folder)
+
+
+@pytest.mark.parametrize("name", ["weights.npy", "momentum.npy"])
+def test_non_finite_checkpoint_arrays_are_refused(tmp_path, name):
+    folder = write_record(
+        tmp_path / "checkpoints" / "round-000002", {**GOOD, "has_momentum": True}
+    )
+    np.save(folder / "momentum.npy", np.zeros(3, dtype=np.float32))
+    np.save(folder / name, np.array([0.0, np.nan, 1.0], dtype=np.float32))
+
+    with pytest.raises(CheckpointError, match=f"{name} holds NaN or infinite"):
+        read_checkpoint(folder)
+
+
+@pytest.mark.parametrize(
+    ("top", "refused"),
+    [
+        ({"aggregator": {"name": "fedavg", "server_momentum": 0.9}}, True),
+        (
+            {
+                "aggregator": {
+                    "name": "centered_clipping",
+                    "params": {"clip_radius": 1.0},
+                }
+            },
+            True,
+        ),
+        ({"aggregator": {"name": "fedavg"}}, False),
+        (
+            {
+                "aggregator": {"name": "fedavg", "server_momentum": 0.9},
+                "sampling": {"mode": "poisson", "fraction": 0.5},
+            },
+            False,
+        ),
+    ],
+    ids=["momentum", "centered-clipping", "no-buffer", "poisson-may-skip"],
+)
+def test_a_lost_server_buffer_is_refused(top, refused):
+    """Without Poisson sampling every completed round stepped, so the buffer exists."""
+    from medfed_ray.resume_checks import check_momentum_kept
+
+    state = CoordinatorState(2, np.zeros(3, dtype=np.float32))
+    scenario = small_scenario(**top)
+
+    if refused:
+        with pytest.raises(CheckpointError, match="has no momentum.npy"):
+            check_momentum_kept(state, scenario)
+    else:
+        check_momentum_kept(state, scenario)
+    kept = CoordinatorState(2, state.weights, None, np.zeros(3, dtype=np.float32))
+    check_momentum_kept(kept, scenario)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    ['{"after_round": 1}', '[1, "x", null]', '[{"after_round": "1", "changed": {}}]'],
+    ids=["object", "not-objects", "text-round"],
+)
+def test_a_damaged_resume_record_is_refused(tmp_path, entries):
+    from medfed_ray.errors import RunDirectoryError
+    from medfed_ray.run_directory import RunDirectory
+
+    run_dir = RunDirectory(tmp_path / "run", small_scenario())
+    (run_dir.path / "resumes.json").write_text(entries)
+
+    with pytest.raises(RunDirectoryError, match="must hold a JSON list of resumes"):
+        run_dir.resumes()

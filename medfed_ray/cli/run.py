@@ -82,7 +82,9 @@ def run_command(
         if resume is not None:
             from medfed_ray.resume_checks import open_resumption
 
-            # Checked here too, so a refused resume prints nothing else first.
+            # Checked here too, so a resume refused for its scenario or its
+            # checkpoint prints nothing else first (the data and the arrays'
+            # fit are checked once the data is loaded and the model built).
             after = open_resumption(resume, scenario).state.completed_round
             header = f"Resuming after round {after}. {header}"
         typer.echo(header)
