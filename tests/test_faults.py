@@ -321,8 +321,8 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tiny_scenario, tmp_pa
 
 def test_a_quorum_error_names_at_most_five_left_out_hospitals():
     """Six hospitals left out: five named with their reasons, the sixth counted."""
+    from medfed_ray.round_log import describe_left_out
     from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
-    from medfed_ray.simulation import describe_left_out
 
     rows = [HospitalRound(4, hospital, 0, "honest", "", 1) for hospital in range(8)]
     for row in rows[:6]:
@@ -341,8 +341,8 @@ def test_a_quorum_error_names_at_most_five_left_out_hospitals():
 @pytest.mark.parametrize("local", [True, False], ids=["local", "federated"])
 def test_missing_scores_are_warned_on_the_driver(caplog, local):
     """The coordinator's warnings stay in its actor; the driver says what is missing."""
+    from medfed_ray.round_log import warn_unscored
     from medfed_ray.round_result import HospitalRound, HospitalStatus, RoundResult
-    from medfed_ray.simulation import warn_unscored
 
     rows = [
         HospitalRound(3, hospital, 0, "honest", HospitalStatus.OK, examples=5)
@@ -353,7 +353,7 @@ def test_missing_scores_are_warned_on_the_driver(caplog, local):
     result = RoundResult(3, 4, 0, 0.0, 0.0, hospitals=rows, evaluated=True)
     result.accuracy = 0.8 if local else float("nan")
 
-    with caplog.at_level("WARNING", logger="medfed_ray.simulation"):
+    with caplog.at_level("WARNING", logger="medfed_ray.round_log"):
         warn_unscored(result, local)
 
     expected = (
