@@ -144,11 +144,6 @@ def read_record(path: Path) -> dict[str, Any]:
     return record
 
 
-def read_recorded_scenario(path: Path) -> dict[str, Any] | None:
-    """The scenario a checkpoint folder recorded, or None if it predates recording one."""
-    return read_record(path).get("scenario")
-
-
 def read_checkpoint(path: Path) -> CoordinatorState:
     """Load one checkpoint folder, checking its record and arrays."""
     record = read_record(path)
